@@ -1,0 +1,1 @@
+"""Rectify: the ledger and workflow of a county's campaign against weak and lax party branches."""

@@ -1,0 +1,113 @@
+"""The `Annotated` aliases every endpoint uses: session, actor, paging, version, loaders."""
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Query, Request
+from sqlmodel import Session
+
+from app.config import Settings
+from app.models.branch import Branch
+from app.models.township import Township
+from app.services import auth
+from app.services.actors import Actor
+from app.services.branches import get_branch
+from app.services.errors import Forbidden, Invalid, Unauthorized
+from app.services.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams
+from app.services.townships import get_township
+
+SESSION_COOKIE = "rectify_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def get_session(request: Request) -> Session:
+    """The request's session, opened by `TransactionRoute` (which commits or rolls back)."""
+    return request.state.session  # type: ignore[no-any-return]
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def resolve_actor(request: Request, session: Session) -> Actor:
+    """Who sent the request: a bearer token, or a session cookie (then CSRF on unsafe methods)."""
+    cached: Actor | None = getattr(request.state, "actor", None)
+    if cached is not None:
+        return cached
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        scheme, _, secret = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized("Authorization 请求头格式应为 “Bearer <令牌>”")
+        actor = auth.actor_from_api_token(session, secret.strip())
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        found = auth.actor_from_session_token(session, cookie) if cookie else None
+        if found is None:
+            raise Unauthorized("请先登录")
+        actor, csrf = found
+        if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != csrf:
+            raise Forbidden("CSRF 校验失败:请刷新页面后重试")
+        request.state.csrf_token = csrf
+    session.info["actor"] = actor.label
+    request.state.actor = actor
+    return actor
+
+
+def current_actor(request: Request, session: SessionDep) -> Actor:
+    return resolve_actor(request, session)
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数")] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(description="上一页返回的 next_cursor")] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+
+
+def if_match_version(
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> int | None:
+    """The version named by `If-Match: "<version>"`, or None when the header is absent."""
+    if if_match is None:
+        return None
+    found = _ETAG.match(if_match)
+    if found is None:
+        raise Invalid("If-Match", "If-Match 应为记录的 ETag,例如 \"3\"")
+    return int(found.group(1))
+
+
+IfMatch = Annotated[int | None, Depends(if_match_version)]
+
+
+def load_branch(
+    branch_id: Annotated[int, Path()], session: SessionDep, actor: CurrentActor
+) -> Branch:
+    return get_branch(session=session, actor=actor, branch_id=branch_id)
+
+
+BranchDep = Annotated[Branch, Depends(load_branch)]
+
+
+def load_township(
+    township_id: Annotated[int, Path()], session: SessionDep, actor: CurrentActor
+) -> Township:
+    return get_township(session=session, actor=actor, township_id=township_id)
+
+
+TownshipDep = Annotated[Township, Depends(load_township)]

@@ -1,0 +1,73 @@
+"""One place decides the representation: JSON, or the HTML fragment for htmx requests."""
+
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+
+from app.web.templating import templates
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list: the items and the cursor of the next page (null on the last)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def with_cursor(request: Request, path: str, cursor: str | None) -> str | None:
+    """The URL of the next page: the same filters, the next cursor."""
+    if cursor is None:
+        return None
+    params = {k: v for k, v in request.query_params.items() if k != "cursor" and v != ""}
+    params["cursor"] = cursor
+    return f"{path}?{urlencode(params)}"
+
+
+def wants_html(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def respond(
+    request: Request,
+    data: BaseModel | None,
+    *,
+    fragment: str | None = None,
+    status_code: int = 200,
+    etag: int | None = None,
+    location: str | None = None,
+    page_url: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> Response:
+    """JSON of `data`, or `fragment` rendered with it when the request comes from htmx.
+
+    The JSON is the schema instance dumped once (no re-validation through response_model).
+    """
+    headers = {"Vary": "HX-Request"}
+    if etag is not None:
+        headers["ETag"] = f'"{etag}"'
+    if location:
+        headers["Location"] = location
+    if wants_html(request) and fragment:
+        if page_url:
+            headers["HX-Push-Url"] = page_url
+        ctx = {
+            "data": data,
+            "actor": getattr(request.state, "actor", None),
+            "csrf_token": getattr(request.state, "csrf_token", ""),
+            **(context or {}),
+        }
+        return templates.TemplateResponse(
+            request, fragment, ctx, status_code=status_code, headers=headers
+        )
+    if data is None:
+        return Response(status_code=204 if status_code == 200 else status_code, headers=headers)
+    return Response(
+        content=data.model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
+    )

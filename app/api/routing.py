@@ -1,0 +1,146 @@
+"""The route class every endpoint uses: the request owns the transaction, and creating
+POSTs are idempotent under `Idempotency-Key`.
+
+A request gets one session. It commits when the handler answered below 400 and rolls back
+otherwise (or on any exception), so nothing is half-written. With an `Idempotency-Key`,
+the key is claimed inside that same transaction and the first response is stored in it,
+so a committed creation always has its stored response and a replay can never create twice.
+"""
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.db import new_session
+from app.models.idempotency import IdempotencyRecord
+from app.services.errors import Conflict, DomainError
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_KEY_LENGTH = 200
+KEY_WAIT = "10s"  # how long a request waits for another holding the same key, then 409
+
+
+class IdempotencyMismatch(DomainError):
+    status = 422
+    title = "幂等键已用于另一请求"
+
+
+def replay_response(record: IdempotencyRecord) -> Response:
+    headers = {"Idempotent-Replayed": "true", "Vary": "HX-Request"}
+    if record.location:
+        headers["Location"] = record.location
+    return Response(
+        content=record.response_body or b"",
+        status_code=record.status_code or 200,
+        media_type=record.content_type,
+        headers=headers,
+    )
+
+
+def _stored(session: Session, principal: str, key: str) -> IdempotencyRecord | None:
+    return session.scalars(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
+        )
+    ).first()
+
+
+def _check_replay(record: IdempotencyRecord, body_hash: str, request: Request) -> Response:
+    if record.body_sha256 != body_hash or record.path != request.url.path:
+        raise IdempotencyMismatch(
+            "该 Idempotency-Key 已用于内容不同的另一次提交;新的提交请使用新的键"
+        )
+    return replay_response(record)
+
+
+def claim_key(
+    session: Session, request: Request, principal: str, key: str, body: bytes
+) -> IdempotencyRecord | Response:
+    """Claim `key` in the request's transaction, or answer the stored first response."""
+    body_hash = hashlib.sha256(body).hexdigest()
+    existing = _stored(session, principal, key)
+    if existing is not None:
+        return _check_replay(existing, body_hash, request)
+    record = IdempotencyRecord(
+        principal=principal, key=key, method=request.method, path=request.url.path,
+        body_sha256=body_hash,
+    )
+    session.add(record)
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{KEY_WAIT}'")
+        session.flush()
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection().exec_driver_sql("SET LOCAL lock_timeout = 0")
+    except IntegrityError:
+        # another request with the key committed while this one waited: answer its response
+        session.rollback()
+        existing = _stored(session, principal, key)
+        if existing is None or existing.status_code is None:
+            raise Conflict("相同 Idempotency-Key 的请求正在处理中,请稍后重试") from None
+        return _check_replay(existing, body_hash, request)
+    except DBAPIError as exc:
+        if "lock timeout" in str(exc.orig).lower() or "lock_timeout" in str(exc.orig).lower():
+            session.rollback()
+            raise Conflict("相同 Idempotency-Key 的请求正在处理中,请稍后重试") from None
+        raise
+    return record
+
+
+def store_response(session: Session, record: IdempotencyRecord, response: Response) -> None:
+    record.status_code = response.status_code
+    record.content_type = response.headers.get("content-type")
+    record.response_body = bytes(response.body)
+    record.location = response.headers.get("location")
+    session.add(record)
+    session.flush()
+
+
+class TransactionRoute(APIRoute):
+    """An APIRoute whose request owns one transaction (see the module's docstring)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run_in_transaction(request: Request) -> Response:
+            write = request.method not in ("GET", "HEAD", "OPTIONS")
+            session = new_session(request.app.state.engine, write=write)
+            session.info["request_id"] = getattr(request.state, "request_id", None)
+            request.state.session = session
+            try:
+                claim = None
+                key = request.headers.get(IDEMPOTENCY_HEADER)
+                if key and request.method == "POST":
+                    if len(key) > MAX_KEY_LENGTH:
+                        raise IdempotencyMismatch(f"Idempotency-Key 不能超过 {MAX_KEY_LENGTH} 个字符")
+                    from app.api.deps import resolve_actor
+
+                    actor = await run_in_threadpool(resolve_actor, request, session)
+                    body = await request.body()
+                    claim = await run_in_threadpool(
+                        claim_key, session, request, actor.label, key, body
+                    )
+                    if isinstance(claim, Response):
+                        return claim
+                response = await handler(request)
+                if response.status_code < 400:
+                    if claim is not None:
+                        await run_in_threadpool(store_response, session, claim, response)
+                    await run_in_threadpool(session.commit)
+                else:
+                    await run_in_threadpool(session.rollback)
+                return response
+            except BaseException:
+                await run_in_threadpool(session.rollback)
+                raise
+            finally:
+                await run_in_threadpool(session.close)
+
+        return run_in_transaction

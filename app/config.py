@@ -1,0 +1,52 @@
+"""Settings read from the environment and `.env`."""
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"
+DEFAULT_SQLITE_URL = "sqlite:///./data/rectify.db"
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set; names match the environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = "development"
+    database_url: str = DEFAULT_SQLITE_URL
+    secret_key: str = PLACEHOLDER_SECRET
+    upload_dir: Path = Path("./data/uploads")
+    max_upload_mb: int = 20
+    db_pool_size: int = 10
+
+    # Thresholds behind the derived branch flags.
+    secretary_age_limit: int = 60
+    low_income_threshold_wan: Decimal = Decimal("5")
+
+    # Login throttling: after `login_slow_after` failures each attempt waits longer;
+    # after `login_max_failures` within the window the username is refused for a while.
+    login_slow_after: int = 3
+    login_delay_seconds: float = 0.5
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    session_hours: int = 12
+    cookie_secure: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        if self.environment != "development" and self.secret_key in ("", PLACEHOLDER_SECRET):
+            raise ValueError("SECRET_KEY 仍是占位值:生产环境必须设置一个随机的 SECRET_KEY")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,38 @@
+"""The one catalogue that maps every code to its Chinese label."""
+
+LABELS: dict[str, dict[str, str]] = {
+    "branch_kind": {
+        "village": "农村", "community": "社区", "organ": "机关",
+        "enterprise": "企业", "school": "学校", "other": "其他",
+    },
+    "branch_flag": {
+        "age_bands_incomplete": "年龄段合计不足党员总数",
+        "secretary_60_plus": "书记60岁以上",
+        "no_dual_role": "未“一肩挑”(换届隐患)",
+        "low_collective_income": "集体经济收入低",
+        "no_young_members": "无35岁以下党员",
+    },
+    "role": {
+        "county_admin": "县委组织部管理员", "township_staff": "乡镇工作人员",
+        "branch_secretary": "党支部书记", "viewer": "只读用户",
+    },
+    "token_scope": {"read": "只读", "write": "读写"},
+    "field": {
+        "township_id": "所属乡镇", "name": "名称", "code": "编码", "kind": "类型",
+        "member_count": "党员总数", "members_35_under": "35岁及以下党员",
+        "members_36_55": "36至55岁党员", "members_56_over": "56岁及以上党员",
+        "applicants_35_under": "35岁及以下入党申请人/积极分子",
+        "secretary_name": "书记姓名", "secretary_birth_year": "书记出生年份",
+        "secretary_is_director": "书记兼任村委会主任(一肩挑)",
+        "collective_income_wan": "村集体经济收入(万元)", "income_sources": "收入来源",
+        "is_weak_lax": "软弱涣散", "notes": "备注", "username": "用户名", "password": "密码",
+        "display_name": "姓名", "role": "角色", "branch_id": "所属党支部", "version": "版本号",
+        "cursor": "分页游标", "limit": "每页条数", "types": "记录类型", "scope": "权限",
+    },
+}
+
+
+def label(group: str, code: object) -> str:
+    """The Chinese label of `code` in `group`, or the code itself when it has none."""
+    key = getattr(code, "value", code)
+    return LABELS.get(group, {}).get(str(key), str(key))

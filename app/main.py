@@ -1,0 +1,84 @@
+"""create_app(): routers, middleware, static files, templates."""
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api import audit, auth, branches, changes, health, townships, users
+from app.api import errors as error_handlers
+from app.config import Settings, get_settings
+from app.db import get_engine
+from app.migrate import schema_problem
+from app.web import pages
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("rectify")
+
+
+class RequestContext:
+    """Gives every request an id (echoed as `X-Request-ID`) and sets safe default headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode()[:64] or secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        problem = schema_problem(engine)
+        if problem:
+            raise RuntimeError(problem)
+        # no more worker threads than database connections
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
+        yield
+
+    app = FastAPI(
+        title="Rectify 软弱涣散基层党组织专项整治",
+        version="1.0",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    error_handlers.install(app)
+    app.add_middleware(RequestContext)
+    for module in (auth, townships, branches, users, audit, changes):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(health.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

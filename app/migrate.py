@@ -1,0 +1,50 @@
+"""Schema state: upgrade to head, and whether a database is at head."""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+UPGRADE_COMMAND = "rectify db upgrade"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision(url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """None when the database is at head; otherwise what is wrong and the command that fixes it."""
+    current = current_revision(engine)
+    head = head_revision(str(engine.url.render_as_string(hide_password=False)))
+    if current == head:
+        return None
+    return (
+        f"数据库结构版本为 {current or '空'},需要 {head}。"
+        f"请先运行 `{UPGRADE_COMMAND}`(database schema is at {current}, head is {head})"
+    )

@@ -1,0 +1,14 @@
+"""All tables, imported so that `SQLModel.metadata` knows them (Alembic targets it)."""
+
+from app.models.audit import AuditEvent
+from app.models.base import metadata
+from app.models.branch import Branch
+from app.models.change import Change, ChangeCounter
+from app.models.idempotency import IdempotencyRecord
+from app.models.township import Township
+from app.models.user import ApiToken, LoginSession, LoginThrottle, User
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Branch", "Change", "ChangeCounter", "IdempotencyRecord",
+    "LoginSession", "LoginThrottle", "Township", "User", "metadata",
+]

@@ -1,0 +1,33 @@
+"""Input normalisation shared by request bodies, so HTML forms and JSON clients agree."""
+
+from typing import Any
+
+from pydantic import model_validator
+from sqlmodel import SQLModel
+
+
+class BlankIsNull(SQLModel):
+    """A request body where a blank value means "none".
+
+    HTML forms (sent as JSON by htmx's json-enc) send every value as text, blanks as "",
+    and an unchecked box as the hidden "false" before it (so a key may repeat). A blank
+    optional field becomes null, a blank required field counts as missing, and of a
+    repeated key the last value wins.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_null(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            field = cls.model_fields.get(key)
+            if isinstance(value, list) and field is not None and "list" not in str(field.annotation):
+                value = value[-1] if value else None
+            if isinstance(value, str) and value.strip() == "" and field is not None:
+                if field.is_required():
+                    continue
+                value = None
+            out[key] = value
+        return out

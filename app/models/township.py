@@ -1,0 +1,60 @@
+"""Townships (乡镇党委): the units a county deployment serves."""
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import field_validator
+from sqlalchemy import Index, text
+from sqlmodel import Field, SQLModel
+
+from app.models.forms import BlankIsNull
+from app.models.base import Versioned
+
+
+class TownshipBase(SQLModel):
+    """Fields a client sets, with their limits."""
+
+    name: str = Field(min_length=1, max_length=50)
+    code: str = Field(min_length=1, max_length=20)
+
+    @field_validator("name", "code")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
+
+class Township(TownshipBase, Versioned, table=True):
+    """The township table; `code` is unique among live townships."""
+
+    __feed_type__: ClassVar[str | None] = "township"
+    __table_args__ = (
+        Index(
+            "uq_township_code_live", "code", unique=True,
+            sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+
+    def feed_township_id(self) -> int | None:
+        return self.id
+
+
+class TownshipCreate(BlankIsNull, TownshipBase):
+    """Body of `POST /townships`."""
+
+
+class TownshipUpdate(BlankIsNull, SQLModel):
+    """Body of `PATCH /townships/{id}`: every field optional."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=50)
+    code: str | None = Field(default=None, min_length=1, max_length=20)
+    version: int | None = None
+
+
+class TownshipPublic(TownshipBase):
+    """A township as the API answers it."""
+
+    id: int
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,82 @@
+"""Who is acting, and what they may see and change — decided here and nowhere else."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, true
+
+from app.models.branch import Branch
+from app.models.township import Township
+from app.models.user import Role
+from app.services.errors import Forbidden
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in person or an API token, with the township/branch it is limited to."""
+
+    label: str  # "user:<username>" or "token:<prefix>", as the audit trail names it
+    role: Role | None  # None for API tokens
+    township_id: int | None
+    branch_id: int | None = None
+    user_id: int | None = None
+    token_id: int | None = None
+    token_can_write: bool = False
+    display_name: str = ""
+
+    @property
+    def is_token(self) -> bool:
+        return self.token_id is not None
+
+    @property
+    def is_county(self) -> bool:
+        return self.township_id is None and self.role != Role.branch_secretary
+
+    @property
+    def is_county_admin(self) -> bool:
+        return self.role == Role.county_admin
+
+
+SYSTEM = Actor(label="system", role=Role.county_admin, township_id=None)
+
+
+def branch_visible(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: the branches this actor may read."""
+    if actor.role == Role.branch_secretary:
+        return Branch.id == actor.branch_id if actor.branch_id else false()  # type: ignore[return-value]
+    if actor.township_id is None:
+        return true()
+    return Branch.township_id == actor.township_id  # type: ignore[return-value]
+
+
+def township_visible(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: the townships this actor may read (a secretary sees their own)."""
+    if actor.township_id is None and actor.role != Role.branch_secretary:
+        return true()
+    return Township.id == actor.township_id  # type: ignore[return-value]
+
+
+def require_register_write(actor: Actor, township_id: int) -> None:
+    """Raise unless the actor may change the branch register of `township_id`."""
+    if actor.is_token:
+        if not actor.token_can_write:
+            raise Forbidden("该 API 令牌只有读取权限")
+        if actor.township_id not in (None, township_id):
+            raise Forbidden("该 API 令牌不能修改其他乡镇的数据")
+        return
+    if actor.role == Role.county_admin:
+        return
+    if actor.role == Role.township_staff and actor.township_id == township_id:
+        return
+    if actor.role == Role.township_staff:
+        raise Forbidden("乡镇工作人员只能管理本乡镇的党支部")
+    raise Forbidden("当前角色不能修改党支部名册")
+
+
+def require_county_admin(actor: Actor, what: str, *, allow_token: bool = False) -> None:
+    """Raise unless a county administrator (or, if allowed, a county-wide write token) acts."""
+    if actor.is_token:
+        if allow_token and actor.token_can_write and actor.township_id is None:
+            return
+        raise Forbidden(f"API 令牌不能{what}")
+    if actor.role != Role.county_admin:
+        raise Forbidden(f"只有县委组织部管理员可以{what}")

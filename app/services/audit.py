@@ -1,0 +1,51 @@
+"""Reading the audit trail, scoped to the records the reader may see."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from app.models.audit import AuditEvent
+from app.services.actors import Actor
+from app.services.branches import get_branch
+from app.services.errors import Forbidden, Invalid
+from app.services.pagination import PageParams, keyset_page
+from app.services.townships import get_township
+
+# How to check that an actor may see one record of each type (raises NotFound otherwise).
+VISIBILITY: dict[str, Callable[[Session, Actor, int], object]] = {
+    "branch": lambda s, a, i: get_branch(session=s, actor=a, branch_id=i),
+    "township": lambda s, a, i: get_township(session=s, actor=a, township_id=i),
+}
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    entity_type: str | None = None
+    entity_id: int | None = None
+    actor: str | None = None
+
+
+def list_events(
+    *, session: Session, actor: Actor, filters: AuditFilters, page: PageParams
+) -> tuple[list[AuditEvent], str | None]:
+    """County administrators read the whole trail; others the trail of one record they see."""
+    if not actor.is_county_admin:
+        if filters.entity_type is None or filters.entity_id is None:
+            raise Forbidden("只有县委组织部管理员可以查看全部操作记录;请指定 entity_type 和 entity_id")
+        check = VISIBILITY.get(filters.entity_type)
+        if check is None:
+            raise Invalid("entity_type", "该类型的操作记录只有县委组织部管理员可以查看")
+        check(session, actor, filters.entity_id)
+    stmt = select(AuditEvent)
+    if filters.entity_type:
+        stmt = stmt.where(AuditEvent.entity_type == filters.entity_type)
+    if filters.entity_id is not None:
+        stmt = stmt.where(AuditEvent.entity_id == filters.entity_id)
+    if filters.actor:
+        stmt = stmt.where(AuditEvent.actor == filters.actor)
+    rows, cursor = keyset_page(
+        session, stmt, keys=[col(AuditEvent.id)], key_of=lambda r: [r[0].id], page=page
+    )
+    return [r[0] for r in rows], cursor

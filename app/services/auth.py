@@ -1,0 +1,182 @@
+"""Passwords, sign-in sessions with CSRF tokens, login throttling and API tokens."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import delete, select, update
+from sqlmodel import Session, col
+
+from app.config import Settings
+from app.models.base import utcnow
+from app.models.branch import Branch
+from app.models.user import ApiToken, LoginSession, LoginThrottle, Role, TokenScope, User
+from app.services.actors import Actor
+from app.services.errors import TooManyRequests, Unauthorized
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "rct_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    user: User
+    session_token: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def _throttle_row(session: Session, username: str) -> LoginThrottle | None:
+    return session.scalars(select(LoginThrottle).where(LoginThrottle.username == username)).first()
+
+
+def login_delay(session: Session, username: str, settings: Settings) -> float:
+    """Seconds to wait before answering: grows with recent failures (slows guessing)."""
+    row = _throttle_row(session, username)
+    if row is None or row.failures < settings.login_slow_after:
+        return 0.0
+    extra = row.failures - settings.login_slow_after + 1
+    return min(settings.login_delay_seconds * extra, 5.0)
+
+
+def check_not_locked(session: Session, username: str, settings: Settings) -> None:
+    row = _throttle_row(session, username)
+    now = utcnow()
+    if row and row.locked_until and row.locked_until > now:
+        wait = int((row.locked_until - now).total_seconds()) + 1
+        raise TooManyRequests(
+            f"登录失败次数过多,请 {max(1, wait // 60)} 分钟后再试", retry_after=wait
+        )
+
+
+def record_failure(session: Session, username: str, settings: Settings) -> None:
+    """Count a failed login (in its own committed transaction: the request's rolls back)."""
+    now = utcnow()
+    window = timedelta(minutes=settings.login_lock_minutes)
+    row = _throttle_row(session, username)
+    if row is None:
+        row = LoginThrottle(username=username, failures=0)
+    if row.first_failure_at is None or now - row.first_failure_at > window:
+        row.failures, row.first_failure_at, row.locked_until = 0, now, None
+    row.failures += 1
+    if row.failures >= settings.login_max_failures:
+        row.locked_until = now + window
+    row.updated_at = now
+    session.add(row)
+
+
+def clear_failures(session: Session, username: str) -> None:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalars(
+        select(User).where(User.username == username, col(User.deleted_at).is_(None))
+    ).first()
+    if user is None or not user.active:
+        hash_password(password)  # same cost whether or not the user exists
+        return None
+    return user if verify_password(user.password_hash, password) else None
+
+
+def open_session(session: Session, user: User, settings: Settings) -> LoginOutcome:
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(hours=settings.session_hours)
+    assert user.id is not None
+    session.add(
+        LoginSession(token_hash=sha256(token), csrf_token=csrf, user_id=user.id, expires_at=expires)
+    )
+    session.execute(delete(LoginSession).where(col(LoginSession.expires_at) < utcnow()))
+    return LoginOutcome(user=user, session_token=token, csrf_token=csrf, expires_at=expires)
+
+
+def close_session(session: Session, token: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.token_hash == sha256(token)))
+
+
+def actor_for_user(session: Session, user: User) -> Actor:
+    township_id = user.township_id
+    if user.role == Role.branch_secretary and user.branch_id is not None:
+        branch = session.get(Branch, user.branch_id)
+        township_id = branch.township_id if branch else None
+    return Actor(
+        label=f"user:{user.username}", role=user.role, township_id=township_id,
+        branch_id=user.branch_id, user_id=user.id, display_name=user.display_name,
+    )
+
+
+def actor_from_session_token(session: Session, token: str) -> tuple[Actor, str] | None:
+    """The actor and CSRF token of a live sign-in session, or None."""
+    row = session.execute(
+        select(LoginSession, User)
+        .join(User, col(User.id) == LoginSession.user_id)
+        .where(LoginSession.token_hash == sha256(token))
+    ).first()
+    if row is None:
+        return None
+    login, user = row
+    if login.expires_at < utcnow() or not user.active or user.deleted_at is not None:
+        return None
+    return actor_for_user(session, user), login.csrf_token
+
+
+def create_api_token(
+    session: Session,
+    *,
+    name: str,
+    scope: TokenScope,
+    township_id: int | None,
+    expires_at: datetime | None,
+) -> tuple[ApiToken, str]:
+    """A new token and its secret (shown once; only its sha256 is kept)."""
+    body = secrets.token_urlsafe(32)
+    secret = f"{TOKEN_PREFIX}{body}"
+    token = ApiToken(
+        name=name, scope=scope, township_id=township_id, expires_at=expires_at,
+        prefix=secret[: len(TOKEN_PREFIX) + 8], secret_hash=sha256(secret),
+    )
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def actor_from_api_token(session: Session, secret: str) -> Actor:
+    token = session.scalars(
+        select(ApiToken).where(ApiToken.secret_hash == sha256(secret))
+    ).first()
+    now = utcnow()
+    if token is None or token.deleted_at is not None:
+        raise Unauthorized("API 令牌无效")
+    if token.revoked_at is not None:
+        raise Unauthorized("API 令牌已被吊销")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthorized("API 令牌已过期")
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        # a plain UPDATE: bookkeeping, not a change of the record (no version, audit or feed)
+        session.execute(
+            update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+        )
+    return Actor(
+        label=f"token:{token.prefix}", role=None, township_id=token.township_id,
+        token_id=token.id, token_can_write=token.scope == TokenScope.write,
+        display_name=token.name,
+    )

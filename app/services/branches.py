@@ -1,0 +1,208 @@
+"""The branch register: scoped queries, validation, and the derived warning flags."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlmodel import Session, col
+
+from app.config import get_settings
+from app.models.branch import (
+    Branch,
+    BranchCreate,
+    BranchFlag,
+    BranchKind,
+    BranchPublic,
+    BranchUpdate,
+)
+from app.models.township import Township
+from app.services.actors import Actor, branch_visible, require_register_write, township_visible
+from app.services.errors import Invalid, NotFound
+from app.services.pagination import PageParams, keyset_page
+from app.services.records import apply_changes, check_version, soft_delete
+
+
+@dataclass(frozen=True)
+class FlagRule:
+    """One warning flag, as a Python predicate on a record and as a SQL condition."""
+
+    check: Callable[[Branch], bool]
+    where: Callable[[], ColumnElement[bool]]
+
+
+def _age_band_sum(b: Branch) -> int:
+    return (b.members_35_under or 0) + (b.members_36_55 or 0) + (b.members_56_over or 0)
+
+
+def _age_band_sum_sql() -> ColumnElement[int]:
+    return (
+        func.coalesce(Branch.members_35_under, 0)
+        + func.coalesce(Branch.members_36_55, 0)
+        + func.coalesce(Branch.members_56_over, 0)
+    )
+
+
+def _secretary_limit_year() -> int:
+    """Born in this year or earlier: aged at least the limit this year."""
+    return date.today().year - get_settings().secretary_age_limit
+
+
+def _income_threshold() -> Decimal:
+    return get_settings().low_income_threshold_wan
+
+
+FLAG_RULES: dict[BranchFlag, FlagRule] = {
+    BranchFlag.age_bands_incomplete: FlagRule(
+        check=lambda b: b.member_count > 0 and _age_band_sum(b) < b.member_count,
+        where=lambda: and_(Branch.member_count > 0, _age_band_sum_sql() < Branch.member_count),
+    ),
+    BranchFlag.secretary_60_plus: FlagRule(
+        check=lambda b: b.secretary_birth_year is not None
+        and b.secretary_birth_year <= _secretary_limit_year(),
+        where=lambda: col(Branch.secretary_birth_year) <= _secretary_limit_year(),
+    ),
+    BranchFlag.no_dual_role: FlagRule(
+        check=lambda b: b.kind == BranchKind.village and not b.secretary_is_director,
+        where=lambda: and_(Branch.kind == BranchKind.village, ~col(Branch.secretary_is_director)),
+    ),
+    BranchFlag.low_collective_income: FlagRule(
+        check=lambda b: b.kind == BranchKind.village
+        and b.collective_income_wan is not None
+        and Decimal(b.collective_income_wan) < _income_threshold(),
+        where=lambda: and_(
+            Branch.kind == BranchKind.village,
+            col(Branch.collective_income_wan) < _income_threshold(),
+        ),
+    ),
+    BranchFlag.no_young_members: FlagRule(
+        check=lambda b: b.member_count > 0 and b.members_35_under == 0,
+        where=lambda: and_(Branch.member_count > 0, Branch.members_35_under == 0),
+    ),
+}
+
+
+def branch_flags(branch: Branch) -> list[BranchFlag]:
+    return [flag for flag, rule in FLAG_RULES.items() if rule.check(branch)]
+
+
+def to_public(branch: Branch, township_name: str | None = None) -> BranchPublic:
+    data = branch.model_dump()
+    return BranchPublic(**data, township_name=township_name, flags=branch_flags(branch))
+
+
+@dataclass(frozen=True)
+class BranchFilters:
+    township_id: int | None = None
+    kind: BranchKind | None = None
+    q: str | None = None
+    flag: BranchFlag | None = None
+
+
+def list_branches(
+    *, session: Session, actor: Actor, filters: BranchFilters, page: PageParams
+) -> tuple[list[BranchPublic], str | None]:
+    stmt = (
+        select(Branch, Township.name)
+        .join(Township, col(Township.id) == Branch.township_id)
+        .where(col(Branch.deleted_at).is_(None), branch_visible(actor))
+    )
+    if filters.township_id is not None:
+        stmt = stmt.where(Branch.township_id == filters.township_id)
+    if filters.kind is not None:
+        stmt = stmt.where(Branch.kind == filters.kind)
+    if filters.q:
+        like = f"%{filters.q.strip()}%"
+        stmt = stmt.where(or_(col(Branch.name).like(like), col(Branch.secretary_name).like(like)))
+    if filters.flag is not None:
+        stmt = stmt.where(FLAG_RULES[filters.flag].where())
+    rows, next_cursor = keyset_page(
+        session, stmt, keys=[col(Branch.id)], key_of=lambda r: [r[0].id], page=page
+    )
+    return [to_public(b, name) for b, name in rows], next_cursor
+
+
+def get_branch(*, session: Session, actor: Actor, branch_id: int) -> Branch:
+    """The branch, or NotFound when it does not exist or lies outside the actor's scope."""
+    branch = session.scalars(
+        select(Branch).where(
+            Branch.id == branch_id, col(Branch.deleted_at).is_(None), branch_visible(actor)
+        )
+    ).first()
+    if branch is None:
+        raise NotFound("党支部不存在或无权查看")
+    return branch
+
+
+def township_name(session: Session, township_id: int) -> str | None:
+    township = session.get(Township, township_id)
+    return township.name if township else None
+
+
+def _check_township(session: Session, actor: Actor, township_id: int) -> None:
+    found = session.execute(
+        select(Township.id).where(
+            Township.id == township_id, col(Township.deleted_at).is_(None), township_visible(actor)
+        )
+    ).first()
+    if found is None:
+        raise Invalid("township_id", "所选乡镇不存在")
+
+
+def _check_age_bands(branch: Branch) -> None:
+    if _age_band_sum(branch) > branch.member_count:
+        raise Invalid(
+            "member_count",
+            f"各年龄段党员合计 {_age_band_sum(branch)} 人,超过党员总数 {branch.member_count} 人",
+        )
+    if (branch.applicants_35_under or 0) < 0:
+        raise Invalid("applicants_35_under", "不能小于 0")
+
+
+def _check_unique_name(session: Session, branch: Branch) -> None:
+    clash = session.execute(
+        select(Branch.id).where(
+            Branch.township_id == branch.township_id,
+            Branch.name == branch.name,
+            col(Branch.deleted_at).is_(None),
+            Branch.id != (branch.id or 0),
+        )
+    ).first()
+    if clash is not None:
+        raise Invalid("name", f"本乡镇已有名为“{branch.name}”的党支部")
+
+
+def create_branch(*, session: Session, actor: Actor, data: BranchCreate) -> Branch:
+    require_register_write(actor, data.township_id)
+    _check_township(session, actor, data.township_id)
+    branch = Branch.model_validate(data)
+    _check_age_bands(branch)
+    _check_unique_name(session, branch)
+    session.add(branch)
+    session.flush()
+    return branch
+
+
+def update_branch(
+    *, session: Session, actor: Actor, branch: Branch, data: BranchUpdate, version: int | None
+) -> Branch:
+    require_register_write(actor, branch.township_id)
+    check_version(branch, version)
+    sent: dict[str, Any] = apply_changes(branch, data)
+    if "name" in sent:
+        branch.name = branch.name.strip()
+        _check_unique_name(session, branch)
+    _check_age_bands(branch)
+    session.add(branch)
+    session.flush()
+    return branch
+
+
+def delete_branch(*, session: Session, actor: Actor, branch: Branch, version: int | None) -> None:
+    require_register_write(actor, branch.township_id)
+    check_version(branch, version)
+    soft_delete(branch)
+    session.add(branch)
+    session.flush()

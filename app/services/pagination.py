@@ -1,0 +1,61 @@
+"""Keyset pagination with opaque cursors: no OFFSET, so page 2,000 costs what page 1 does."""
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, tuple_
+from sqlmodel import Session
+
+from app.services.errors import Invalid
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps(list(values), separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid("cursor", "分页游标无效,请从第一页重新获取") from exc
+    if not isinstance(values, list) or len(values) != width:
+        raise Invalid("cursor", "分页游标无效,请从第一页重新获取")
+    return values
+
+
+def keyset_page(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    keys: Sequence[ColumnElement[Any]],
+    key_of: Callable[[Any], Sequence[Any]],
+    page: PageParams,
+) -> tuple[list[Any], str | None]:
+    """Rows after the cursor ordered by `keys` (ascending; the last key must be unique).
+
+    `key_of(row)` gives a row's values of `keys`. Answers the rows and the next page's
+    cursor, or None on the last page.
+    """
+    if page.cursor:
+        after = decode_cursor(page.cursor, len(keys))
+        cond = keys[0] > after[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*after)
+        stmt = stmt.where(cond)
+    rows = list(session.execute(stmt.order_by(*keys).limit(page.limit + 1)).all())
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    next_cursor = encode_cursor(key_of(rows[-1])) if more and rows else None
+    return rows, next_cursor

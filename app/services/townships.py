@@ -1,0 +1,96 @@
+"""Townships: scoped queries and county-only changes."""
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from app.models.branch import Branch
+from app.models.township import Township, TownshipCreate, TownshipUpdate
+from app.services.actors import Actor, require_county_admin, township_visible
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.pagination import PageParams, keyset_page
+from app.services.records import apply_changes, check_version, soft_delete
+
+
+def list_townships(
+    *, session: Session, actor: Actor, q: str | None, page: PageParams
+) -> tuple[list[Township], str | None]:
+    stmt = select(Township).where(col(Township.deleted_at).is_(None), township_visible(actor))
+    if q:
+        stmt = stmt.where(col(Township.name).like(f"%{q.strip()}%"))
+    rows, cursor = keyset_page(
+        session, stmt, keys=[col(Township.id)], key_of=lambda r: [r[0].id], page=page
+    )
+    return [r[0] for r in rows], cursor
+
+
+def all_townships(*, session: Session, actor: Actor) -> list[Township]:
+    """Every visible township, by name (for choices on forms)."""
+    stmt = (
+        select(Township)
+        .where(col(Township.deleted_at).is_(None), township_visible(actor))
+        .order_by(Township.name)
+    )
+    return list(session.scalars(stmt))
+
+
+def get_township(*, session: Session, actor: Actor, township_id: int) -> Township:
+    township = session.scalars(
+        select(Township).where(
+            Township.id == township_id, col(Township.deleted_at).is_(None), township_visible(actor)
+        )
+    ).first()
+    if township is None:
+        raise NotFound("乡镇不存在或无权查看")
+    return township
+
+
+def _check_unique_code(session: Session, township: Township) -> None:
+    clash = session.execute(
+        select(Township.id).where(
+            Township.code == township.code,
+            col(Township.deleted_at).is_(None),
+            Township.id != (township.id or 0),
+        )
+    ).first()
+    if clash is not None:
+        raise Invalid("code", f"编码“{township.code}”已被其他乡镇使用")
+
+
+def create_township(*, session: Session, actor: Actor, data: TownshipCreate) -> Township:
+    require_county_admin(actor, "新增乡镇", allow_token=True)
+    township = Township.model_validate(data)
+    _check_unique_code(session, township)
+    session.add(township)
+    session.flush()
+    return township
+
+
+def update_township(
+    *, session: Session, actor: Actor, township: Township, data: TownshipUpdate,
+    version: int | None,
+) -> Township:
+    require_county_admin(actor, "修改乡镇", allow_token=True)
+    check_version(township, version)
+    apply_changes(township, data)
+    township.name, township.code = township.name.strip(), township.code.strip()
+    _check_unique_code(session, township)
+    session.add(township)
+    session.flush()
+    return township
+
+
+def delete_township(
+    *, session: Session, actor: Actor, township: Township, version: int | None
+) -> None:
+    require_county_admin(actor, "删除乡镇", allow_token=True)
+    check_version(township, version)
+    live = session.execute(
+        select(Branch.id).where(
+            Branch.township_id == township.id, col(Branch.deleted_at).is_(None)
+        )
+    ).first()
+    if live is not None:
+        raise Conflict("该乡镇下还有党支部,请先删除或转移这些党支部")
+    soft_delete(township)
+    session.add(township)
+    session.flush()

@@ -1,0 +1,1 @@
+"""Full pages: the layout around the same fragments the API renders for htmx."""

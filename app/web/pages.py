@@ -1,0 +1,117 @@
+"""Pages: the layout around the same fragments the API answers to htmx.
+
+Each page reads through the same service calls as its API endpoint; every interaction on
+the page goes to `/api/v1`.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from app.api.deps import SESSION_COOKIE, BranchDep, CurrentActor, SessionDep
+from app.api.represent import Page, with_cursor
+from app.api.routing import TransactionRoute
+from app.models.branch import BranchFlag, BranchKind, BranchPublic
+from app.models.township import TownshipPublic
+from app.models.user import Role
+from app.services import branches as branch_svc
+from app.services import townships as township_svc
+from app.services.actors import Actor
+from app.services.errors import Forbidden
+from app.services.pagination import PageParams
+from app.web.templating import templates
+
+router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
+                   default_response_class=HTMLResponse)
+
+
+def render(request: Request, template: str, actor: Actor | None, **ctx: Any) -> Response:
+    return templates.TemplateResponse(
+        request, template,
+        {"actor": actor, "csrf_token": getattr(request.state, "csrf_token", ""), **ctx},
+    )
+
+
+@router.get("/login")
+def login_page(request: Request, next: Annotated[str, Query(max_length=200)] = "/") -> Response:
+    safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
+    return render(request, "pages/login.html", None, next=safe_next)
+
+
+@router.get("/")
+def home(request: Request, actor: CurrentActor) -> Response:
+    if actor.role == Role.county_admin or actor.township_id is None:
+        return RedirectResponse("/townships", status_code=303)
+    return RedirectResponse("/branches", status_code=303)
+
+
+@router.get("/townships")
+def townships_page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    rows, cursor = township_svc.list_townships(
+        session=session, actor=actor, q=None, page=PageParams(limit=200)
+    )
+    data = Page[TownshipPublic](
+        items=[TownshipPublic.model_validate(t) for t in rows], next_cursor=cursor
+    )
+    return render(request, "pages/townships.html", actor, data=data)
+
+
+def _branch_form_choices(session: SessionDep, actor: Actor) -> dict[str, Any]:
+    return {
+        "townships": township_svc.all_townships(session=session, actor=actor),
+        "kinds": list(BranchKind),
+    }
+
+
+@router.get("/branches")
+def branches_page(
+    request: Request, session: SessionDep, actor: CurrentActor,
+    township_id: int | None = None, kind: BranchKind | None = None,
+    q: Annotated[str | None, Query(max_length=50)] = None, flag: BranchFlag | None = None,
+    cursor: str | None = None,
+) -> Response:
+    filters = branch_svc.BranchFilters(township_id=township_id, kind=kind, q=q, flag=flag)
+    items, next_cursor = branch_svc.list_branches(
+        session=session, actor=actor, filters=filters, page=PageParams(limit=50, cursor=cursor)
+    )
+    return render(
+        request, "pages/branches.html", actor,
+        data=Page[BranchPublic](items=items, next_cursor=next_cursor),
+        filters=filters, flags=list(BranchFlag),
+        more_url=with_cursor(request, "/api/v1/branches", next_cursor),
+        **_branch_form_choices(session, actor),
+    )
+
+
+@router.get("/branches/new")
+def new_branch_page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    if actor.role not in (Role.county_admin, Role.township_staff):
+        raise Forbidden("当前角色不能新增党支部")
+    return render(request, "pages/branch_form.html", actor, branch=None,
+                  **_branch_form_choices(session, actor))
+
+
+@router.get("/branches/{branch_id}")
+def branch_page(
+    request: Request, branch: BranchDep, session: SessionDep, actor: CurrentActor
+) -> Response:
+    public = branch_svc.to_public(branch, branch_svc.township_name(session, branch.township_id))
+    return render(request, "pages/branch.html", actor, data=public)
+
+
+@router.get("/branches/{branch_id}/edit")
+def edit_branch_page(
+    request: Request, branch: BranchDep, session: SessionDep, actor: CurrentActor
+) -> Response:
+    if actor.role not in (Role.county_admin, Role.township_staff):
+        raise Forbidden("当前角色不能修改党支部")
+    return render(request, "pages/branch_form.html", actor, branch=branch,
+                  **_branch_form_choices(session, actor))
+
+
+@router.get("/logout")
+def logout_page() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
