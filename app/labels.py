@@ -17,6 +17,18 @@ LABELS: dict[str, dict[str, str]] = {
         "branch_secretary": "党支部书记", "viewer": "只读用户",
     },
     "token_scope": {"read": "只读", "write": "读写"},
+    "problem_source": {
+        "screening": "排查发现", "feedback": "征求意见", "inspection": "督查检查",
+        "self_check": "自查",
+    },
+    "task_status": {
+        "pending": "未开始", "in_progress": "整改中", "submitted": "待验收", "verified": "已销号",
+    },
+    "task_action": {
+        "start": "开始整改", "submit": "提交验收", "verify": "验收销号", "reject": "退回",
+        "reopen": "重新打开", "create": "创建任务", "update": "修改", "delete": "删除",
+    },
+    "campaign_status": {"active": "进行中", "closed": "已结束"},
     "field": {
         "township_id": "所属乡镇", "name": "名称", "code": "编码", "kind": "类型",
         "member_count": "党员总数", "members_35_under": "35岁及以下党员",
@@ -27,6 +39,11 @@ LABELS: dict[str, dict[str, str]] = {
         "collective_income_wan": "村集体经济收入(万元)", "income_sources": "收入来源",
         "is_weak_lax": "软弱涣散", "notes": "备注", "username": "用户名", "password": "密码",
         "display_name": "姓名", "role": "角色", "branch_id": "所属党支部", "version": "版本号",
+        "campaign_id": "专项整治", "problem_id": "问题", "category": "问题类别",
+        "source": "问题来源", "description": "描述", "title": "整改措施",
+        "responsible_unit": "责任单位", "responsible_person": "责任人", "due_on": "整改时限",
+        "note": "说明", "files": "佐证材料", "starts_on": "开始日期", "ends_on": "结束日期",
+        "screening_due": "排查截止日期", "status": "状态",
         "cursor": "分页游标", "limit": "每页条数", "types": "记录类型", "scope": "权限",
     },
 }

@@ -12,12 +12,24 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api import audit, auth, branches, changes, health, townships, users
+from app.api import (
+    audit,
+    auth,
+    branches,
+    campaigns,
+    changes,
+    exports,
+    health,
+    problems,
+    tasks,
+    townships,
+    users,
+)
 from app.api import errors as error_handlers
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
-from app.web import pages
+from app.web import ledger_pages, pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("rectify")
@@ -76,9 +88,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     error_handlers.install(app)
     app.add_middleware(RequestContext)
-    for module in (auth, townships, branches, users, audit, changes):
+    for module in (auth, townships, branches, campaigns, problems, tasks, exports, users, audit,
+                   changes):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(ledger_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -3,12 +3,16 @@
 from app.models.audit import AuditEvent
 from app.models.base import metadata
 from app.models.branch import Branch
+from app.models.campaign import Campaign, Criterion
 from app.models.change import Change, ChangeCounter
 from app.models.idempotency import IdempotencyRecord
+from app.models.problem import Problem
+from app.models.task import Attachment, ProgressUpdate, Task
 from app.models.township import Township
 from app.models.user import ApiToken, LoginSession, LoginThrottle, User
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Branch", "Change", "ChangeCounter", "IdempotencyRecord",
-    "LoginSession", "LoginThrottle", "Township", "User", "metadata",
+    "ApiToken", "Attachment", "AuditEvent", "Branch", "Campaign", "Change", "ChangeCounter",
+    "Criterion", "IdempotencyRecord", "LoginSession", "LoginThrottle", "Problem",
+    "ProgressUpdate", "Task", "Township", "User", "metadata",
 ]

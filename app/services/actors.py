@@ -48,6 +48,17 @@ def branch_visible(actor: Actor) -> ColumnElement[bool]:
     return Branch.township_id == actor.township_id  # type: ignore[return-value]
 
 
+def record_visible(
+    actor: Actor, township_col: ColumnElement[int], branch_col: ColumnElement[int | None]
+) -> ColumnElement[bool]:
+    """SQL condition for a record placed by township and (optionally) branch."""
+    if actor.role == Role.branch_secretary:
+        return branch_col == actor.branch_id if actor.branch_id else false()  # type: ignore[return-value]
+    if actor.township_id is None:
+        return true()
+    return township_col == actor.township_id  # type: ignore[return-value]
+
+
 def township_visible(actor: Actor) -> ColumnElement[bool]:
     """SQL condition: the townships this actor may read (a secretary sees their own)."""
     if actor.township_id is None and actor.role != Role.branch_secretary:
@@ -55,8 +66,8 @@ def township_visible(actor: Actor) -> ColumnElement[bool]:
     return Township.id == actor.township_id  # type: ignore[return-value]
 
 
-def require_register_write(actor: Actor, township_id: int) -> None:
-    """Raise unless the actor may change the branch register of `township_id`."""
+def require_township_write(actor: Actor, township_id: int, what: str = "党支部名册") -> None:
+    """Raise unless the actor may change `what` of `township_id` (staff of it, county, token)."""
     if actor.is_token:
         if not actor.token_can_write:
             raise Forbidden("该 API 令牌只有读取权限")
@@ -68,8 +79,13 @@ def require_register_write(actor: Actor, township_id: int) -> None:
     if actor.role == Role.township_staff and actor.township_id == township_id:
         return
     if actor.role == Role.township_staff:
-        raise Forbidden("乡镇工作人员只能管理本乡镇的党支部")
-    raise Forbidden("当前角色不能修改党支部名册")
+        raise Forbidden(f"乡镇工作人员只能管理本乡镇的{what}")
+    raise Forbidden(f"当前角色不能修改{what}")
+
+
+def require_register_write(actor: Actor, township_id: int) -> None:
+    """Raise unless the actor may change the branch register of `township_id`."""
+    require_township_write(actor, township_id, "党支部名册")
 
 
 def require_county_admin(actor: Actor, what: str, *, allow_token: bool = False) -> None:

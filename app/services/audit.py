@@ -11,12 +11,16 @@ from app.services.actors import Actor
 from app.services.branches import get_branch
 from app.services.errors import Forbidden, Invalid
 from app.services.pagination import PageParams, keyset_page
+from app.services.problems import get_problem
+from app.services.tasks import get_task
 from app.services.townships import get_township
 
 # How to check that an actor may see one record of each type (raises NotFound otherwise).
 VISIBILITY: dict[str, Callable[[Session, Actor, int], object]] = {
     "branch": lambda s, a, i: get_branch(session=s, actor=a, branch_id=i),
     "township": lambda s, a, i: get_township(session=s, actor=a, township_id=i),
+    "problem": lambda s, a, i: get_problem(session=s, actor=a, problem_id=i),
+    "task": lambda s, a, i: get_task(session=s, actor=a, task_id=i),
 }
 
 
@@ -33,7 +37,9 @@ def list_events(
     """County administrators read the whole trail; others the trail of one record they see."""
     if not actor.is_county_admin:
         if filters.entity_type is None or filters.entity_id is None:
-            raise Forbidden("只有县委组织部管理员可以查看全部操作记录;请指定 entity_type 和 entity_id")
+            raise Forbidden(
+                "只有县委组织部管理员可以查看全部操作记录;请指定 entity_type 和 entity_id"
+            )
         check = VISIBILITY.get(filters.entity_type)
         if check is None:
             raise Invalid("entity_type", "该类型的操作记录只有县委组织部管理员可以查看")

@@ -1,0 +1,65 @@
+"""`/campaigns` and `/criteria`."""
+
+from fastapi import APIRouter, Path, Request, Response
+
+from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep
+from app.api.represent import Page, respond
+from app.api.routing import TransactionRoute
+from app.models.campaign import (
+    CampaignCreate,
+    CampaignPublic,
+    CampaignStatus,
+    CampaignUpdate,
+    CriterionPublic,
+)
+from app.services import campaigns as svc
+
+router = APIRouter(tags=["campaigns"], route_class=TransactionRoute)
+
+
+@router.get("/campaigns", response_model=Page[CampaignPublic])
+def list_campaigns(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep,
+                   status: CampaignStatus | None = None) -> Response:
+    """Campaigns, oldest first."""
+    rows, cursor = svc.list_campaigns(session=session, page=page, status=status)
+    return respond(request, Page[CampaignPublic](
+        items=[CampaignPublic.model_validate(c) for c in rows], next_cursor=cursor))
+
+
+@router.post("/campaigns", status_code=201, response_model=CampaignPublic)
+def create_campaign(body: CampaignCreate, request: Request, session: SessionDep,
+                    actor: CurrentActor) -> Response:
+    """Start a campaign (county administrators)."""
+    campaign = svc.create_campaign(session=session, actor=actor, data=body)
+    return respond(request, CampaignPublic.model_validate(campaign), status_code=201,
+                   etag=campaign.version, location=f"/api/v1/campaigns/{campaign.id}",
+                   fragment="fragments/campaign_created.html")
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignPublic)
+def read_campaign(request: Request, session: SessionDep, actor: CurrentActor,
+                  campaign_id: int = Path()) -> Response:
+    """One campaign."""
+    campaign = svc.get_campaign(session=session, campaign_id=campaign_id)
+    return respond(request, CampaignPublic.model_validate(campaign), etag=campaign.version)
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignPublic)
+def update_campaign(body: CampaignUpdate, request: Request, session: SessionDep,
+                    actor: CurrentActor, if_match: IfMatch,
+                    campaign_id: int = Path()) -> Response:
+    """Change a campaign's dates, name or status."""
+    campaign = svc.get_campaign(session=session, campaign_id=campaign_id)
+    campaign = svc.update_campaign(session=session, actor=actor, campaign=campaign, data=body,
+                                   version=body.version if body.version is not None else if_match)
+    return respond(request, CampaignPublic.model_validate(campaign), etag=campaign.version)
+
+
+@router.get("/criteria", response_model=list[CriterionPublic])
+def list_criteria(request: Request, session: SessionDep, actor: CurrentActor,
+                  campaign_id: int | None = None) -> Response:
+    """The weak-and-lax criteria and problem categories (the campaign's, or the defaults)."""
+    rows = svc.campaign_criteria(session, campaign_id)
+    items = [CriterionPublic.model_validate(c, from_attributes=True) for c in rows]
+    return Response("[" + ",".join(i.model_dump_json() for i in items) + "]",
+                    media_type="application/json")

@@ -1,0 +1,64 @@
+"""Streamed exports: `/exports/tasks.csv` and the ledger `/reports/ledger.xlsx`."""
+
+from datetime import date
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import CurrentActor
+from app.api.routing import TransactionRoute
+from app.models.task import TaskStatus
+from app.services.ledger import csv_stream, file_chunks, ledger_rows, xlsx_file
+from app.services.tasks import TaskFilters
+
+router = APIRouter(tags=["exports"], route_class=TransactionRoute)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _disposition(name: str) -> dict[str, str]:
+    from urllib.parse import quote
+
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+
+
+def _filters(status: TaskStatus | None, overdue: bool | None, branch_id: int | None,
+             township_id: int | None, problem_id: int | None, campaign_id: int | None,
+             due_before: date | None) -> TaskFilters:
+    return TaskFilters(status=status, overdue=overdue, branch_id=branch_id,
+                       township_id=township_id, problem_id=problem_id,
+                       campaign_id=campaign_id, due_before=due_before)
+
+
+@router.get("/exports/tasks.csv")
+def export_tasks_csv(
+    request: Request, actor: CurrentActor, status: TaskStatus | None = None,
+    overdue: bool | None = None, branch_id: int | None = None, township_id: int | None = None,
+    problem_id: int | None = None, campaign_id: int | None = None,
+    due_before: date | None = None,
+) -> StreamingResponse:
+    """The ledger as CSV, one row per task, streamed; same filters as `/tasks`."""
+    filters = _filters(status, overdue, branch_id, township_id, problem_id, campaign_id,
+                       due_before)
+    rows = ledger_rows(request.app.state.engine, actor, filters)
+    return StreamingResponse(csv_stream(rows), media_type="text/csv; charset=utf-8",
+                             headers=_disposition("整改台账.csv"))
+
+
+@router.get("/reports/ledger.xlsx")
+async def ledger_xlsx(
+    request: Request, actor: CurrentActor, status: TaskStatus | None = None,
+    overdue: bool | None = None, branch_id: int | None = None, township_id: int | None = None,
+    problem_id: int | None = None, campaign_id: int | None = None,
+    due_before: date | None = None,
+) -> StreamingResponse:
+    """The rectification ledger (问题清单、任务清单、责任清单) as an Excel workbook."""
+    filters = _filters(status, overdue, branch_id, township_id, problem_id, campaign_id,
+                       due_before)
+    engine = request.app.state.engine
+    path = await run_in_threadpool(
+        lambda: xlsx_file(ledger_rows(engine, actor, filters), f"整改台账({date.today():%Y-%m-%d})")
+    )
+    return StreamingResponse(file_chunks(path), media_type=XLSX,
+                             headers=_disposition("整改台账.xlsx"))

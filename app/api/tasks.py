@@ -1,0 +1,144 @@
+"""`/tasks`: rectification tasks, their transitions, progress updates and evidence files."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile
+from fastapi.responses import FileResponse
+
+from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
+from app.api.represent import Page, respond, with_cursor
+from app.api.routing import TransactionRoute
+from app.models.task import (
+    ProgressUpdatePublic,
+    Task,
+    TaskCreate,
+    TaskPublic,
+    TaskStatus,
+    TaskUpdate,
+    TransitionRequest,
+)
+from app.services import tasks as svc
+from app.services.evidence import file_path
+
+router = APIRouter(tags=["tasks"], route_class=TransactionRoute)
+
+
+def load_task(session: SessionDep, actor: CurrentActor, task_id: int = Path()) -> Task:
+    return svc.get_task(session=session, actor=actor, task_id=task_id)
+
+
+TaskDep = Annotated[Task, Depends(load_task)]
+
+
+def task_page_context(session: SessionDep, actor: CurrentActor, task: Task) -> dict[str, object]:
+    """What the task fragment shows besides the task: its timeline and the allowed actions."""
+    return {
+        "timeline": svc.timeline(session=session, task=task),
+        "actions": svc.allowed_actions(session, actor, task),
+        "may_report": svc._may_work_on(actor, task) and task.status != TaskStatus.verified,
+    }
+
+
+@router.get("/tasks", response_model=Page[TaskPublic])
+def list_tasks(
+    request: Request, session: SessionDep, actor: CurrentActor, page: PageDep,
+    status: TaskStatus | None = None, overdue: bool | None = None,
+    branch_id: int | None = None, township_id: int | None = None,
+    problem_id: int | None = None, campaign_id: int | None = None,
+    due_before: date | None = None,
+) -> Response:
+    """Tasks the caller may see; `overdue` is derived from the due date."""
+    filters = svc.TaskFilters(status=status, overdue=overdue, branch_id=branch_id,
+                              township_id=township_id, problem_id=problem_id,
+                              campaign_id=campaign_id, due_before=due_before)
+    items, cursor = svc.list_tasks(session=session, actor=actor, filters=filters, page=page)
+    return respond(request, Page[TaskPublic](items=items, next_cursor=cursor),
+                   fragment="fragments/task_cards.html",
+                   context={"more_url": with_cursor(request, "/api/v1/tasks", cursor)})
+
+
+@router.post("/tasks", status_code=201, response_model=TaskPublic)
+def create_task(body: TaskCreate, request: Request, session: SessionDep,
+                actor: CurrentActor) -> Response:
+    """Add a measure against a problem, with who is responsible and by when."""
+    task = svc.create_task(session=session, actor=actor, data=body)
+    return respond(request, svc.task_public(session, task), status_code=201, etag=task.version,
+                   location=f"/api/v1/tasks/{task.id}", fragment="fragments/task_cards.html",
+                   context={"single": True})
+
+
+@router.get("/tasks/{task_id}", response_model=TaskPublic)
+def read_task(request: Request, task: TaskDep, session: SessionDep,
+              actor: CurrentActor) -> Response:
+    """One task with `overdue` and `duplicate_evidence`."""
+    return respond(request, svc.task_public(session, task), etag=task.version,
+                   fragment="fragments/task_detail.html",
+                   context=task_page_context(session, actor, task))
+
+
+@router.patch("/tasks/{task_id}", response_model=TaskPublic)
+def update_task(body: TaskUpdate, request: Request, task: TaskDep, session: SessionDep,
+                actor: CurrentActor, if_match: IfMatch) -> Response:
+    """Change a task's plan; needs `If-Match` or `version` (412 when someone else saved first)."""
+    task = svc.update_task(session=session, actor=actor, task=task, data=body,
+                           version=body.version if body.version is not None else if_match)
+    return respond(request, svc.task_public(session, task), etag=task.version,
+                   fragment="fragments/task_detail.html",
+                   context={**task_page_context(session, actor, task), "saved": True})
+
+
+@router.post("/tasks/{task_id}/transitions", response_model=TaskPublic)
+def transition_task(body: TransitionRequest, request: Request, task: TaskDep,
+                    session: SessionDep, actor: CurrentActor, if_match: IfMatch) -> Response:
+    """Start, submit, verify (销号), reject or reopen; refused moves answer 409 with the reason."""
+    task = svc.transition(
+        session=session, actor=actor, task=task, action=body.action, note=body.note,
+        version=body.version if body.version is not None else if_match,
+        confirm_duplicate_evidence=body.confirm_duplicate_evidence,
+    )
+    return respond(request, svc.task_public(session, task), etag=task.version,
+                   fragment="fragments/task_detail.html",
+                   context=task_page_context(session, actor, task))
+
+
+@router.get("/tasks/{task_id}/updates", response_model=list[ProgressUpdatePublic])
+def list_updates(request: Request, task: TaskDep, session: SessionDep) -> Response:
+    """The task's progress updates with their files, oldest first."""
+    updates = svc.list_updates(session=session, task=task)
+    return Response("[" + ",".join(u.model_dump_json() for u in updates) + "]",
+                    media_type="application/json")
+
+
+@router.post("/tasks/{task_id}/updates", status_code=201, response_model=ProgressUpdatePublic)
+def add_update(
+    request: Request, task: TaskDep, session: SessionDep, actor: CurrentActor,
+    settings: SettingsDep,
+    note: Annotated[str, Form(max_length=2000)],
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    """A progress note with evidence files (multipart: `note`, `files`)."""
+    uploads = [svc.Upload(name=f.filename, stream=f.file) for f in files or [] if f.filename]
+    update = svc.add_update(
+        session=session, actor=actor, task=task, note=note, files=uploads,
+        upload_dir=settings.upload_dir, max_bytes=settings.max_upload_mb * 1024 * 1024,
+    )
+    public = next(u for u in svc.list_updates(session=session, task=task) if u.id == update.id)
+    return respond(request, public, status_code=201,
+                   location=f"/api/v1/tasks/{task.id}/updates",
+                   fragment="fragments/task_detail.html",
+                   context={"data": svc.task_public(session, task),
+                            **task_page_context(session, actor, task), "reported": True})
+
+
+@router.get("/attachments/{attachment_id}")
+def download_attachment(session: SessionDep, actor: CurrentActor, settings: SettingsDep,
+                        attachment_id: int = Path()) -> FileResponse:
+    """The evidence file, after the same authorisation as its task."""
+    a = svc.get_attachment(session=session, actor=actor, attachment_id=attachment_id)
+    inline = a.content_type.startswith("image/") or a.content_type == "application/pdf"
+    return FileResponse(
+        file_path(settings.upload_dir, a.storage_key), media_type=a.content_type,
+        filename=a.file_name, content_disposition_type="inline" if inline else "attachment",
+        headers={"Cache-Control": "private, max-age=3600", "ETag": f'"{a.sha256}"'},
+    )

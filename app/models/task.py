@@ -1,0 +1,180 @@
+"""Tasks (整改任务: 任务清单 + 责任清单), their progress updates and evidence files."""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from sqlalchemy import BigInteger
+from sqlmodel import Field, SQLModel
+
+from app.models.base import Versioned, enum_type, utc_field
+from app.models.forms import BlankIsNull
+from app.models.user import Role
+
+
+class TaskStatus(StrEnum):
+    pending = "pending"
+    in_progress = "in_progress"
+    submitted = "submitted"
+    verified = "verified"
+
+
+class TaskAction(StrEnum):
+    start = "start"
+    submit = "submit"
+    verify = "verify"
+    reject = "reject"
+    reopen = "reopen"
+
+
+class TaskBase(SQLModel):
+    """Fields a client sets on a task."""
+
+    problem_id: int = Field(foreign_key="problem.id", index=True)
+    branch_id: int | None = Field(default=None, foreign_key="branch.id", index=True)
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    responsible_unit: str | None = Field(default=None, max_length=100)
+    responsible_person: str | None = Field(default=None, max_length=50)
+    due_on: date = Field(index=True)
+
+
+class Task(TaskBase, Versioned, table=True):
+    """The task table; township and campaign are copied from the problem for scoping."""
+
+    __feed_type__: ClassVar[str | None] = "task"
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    township_id: int = Field(foreign_key="township.id", index=True)
+    status: TaskStatus = Field(
+        default=TaskStatus.pending, sa_type=enum_type(TaskStatus), index=True
+    )
+    status_note: str | None = Field(default=None, max_length=1000)
+    submitted_at: datetime | None = utc_field()
+    submitted_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    submitted_by: str | None = Field(default=None, max_length=100)
+    submitted_by_role: Role | None = Field(default=None, sa_type=enum_type(Role))
+    completed_at: datetime | None = utc_field()
+    verified_at: datetime | None = utc_field()
+    verified_by: str | None = Field(default=None, max_length=100)
+
+
+class TaskCreate(BlankIsNull, TaskBase):
+    """Body of `POST /tasks`."""
+
+
+class TaskUpdate(BlankIsNull, SQLModel):
+    """Body of `PATCH /tasks/{id}`: the plan, not the status (that moves by transitions)."""
+
+    branch_id: int | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    responsible_unit: str | None = Field(default=None, max_length=100)
+    responsible_person: str | None = Field(default=None, max_length=50)
+    due_on: date | None = None
+    version: int | None = None
+
+
+class TransitionRequest(BlankIsNull, SQLModel):
+    """Body of `POST /tasks/{id}/transitions`."""
+
+    action: TaskAction
+    note: str | None = Field(default=None, max_length=1000)
+    version: int | None = None
+    confirm_duplicate_evidence: bool = False
+
+
+class DuplicateEvidence(SQLModel):
+    """A file of this task that also serves as evidence on other tasks."""
+
+    sha256: str
+    file_name: str
+    other_task_ids: list[int]
+
+
+class TaskPublic(TaskBase):
+    """A task as the API answers it; `overdue` and `duplicate_evidence` are derived."""
+
+    id: int
+    version: int
+    campaign_id: int
+    township_id: int
+    status: TaskStatus
+    status_note: str | None
+    submitted_at: datetime | None
+    submitted_by: str | None
+    completed_at: datetime | None
+    verified_at: datetime | None
+    verified_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    overdue: bool = False
+    branch_name: str | None = None
+    problem_description: str | None = None
+    problem_category: str | None = None
+    duplicate_evidence: list[DuplicateEvidence] = []
+
+
+class ProgressUpdate(Versioned, table=True):
+    """A dated note on a task, optionally with evidence files."""
+
+    __tablename__ = "progress_update"
+    __feed_type__: ClassVar[str | None] = "progress_update"
+    task_id: int = Field(foreign_key="task.id", index=True)
+    township_id: int = Field(foreign_key="township.id")
+    author: str = Field(max_length=100)
+    author_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    note: str = Field(max_length=2000)
+
+
+class Attachment(Versioned, table=True):
+    """An evidence file: its bytes live in storage under `storage_key`, never the user's name."""
+
+    __feed_type__: ClassVar[str | None] = "attachment"
+    update_id: int = Field(foreign_key="progress_update.id", index=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    township_id: int = Field(foreign_key="township.id")
+    file_name: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size: int = Field(sa_type=BigInteger)
+    sha256: str = Field(max_length=64, index=True)
+    storage_key: str = Field(max_length=100)
+
+    def feed_data(self) -> dict[str, object]:
+        data = super().feed_data()
+        data.pop("storage_key", None)
+        return data
+
+
+class AttachmentPublic(SQLModel):
+    """An evidence file as the API answers it (download at `url`)."""
+
+    id: int
+    task_id: int
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+    is_image: bool
+
+
+class ProgressUpdatePublic(SQLModel):
+    """A progress update with its files."""
+
+    id: int
+    task_id: int
+    author: str
+    note: str
+    created_at: datetime
+    attachments: list[AttachmentPublic] = []
+
+
+class TimelineEntry(SQLModel):
+    """One line of a task's history: a transition or an update."""
+
+    at: datetime
+    actor: str
+    kind: str  # "created", "transition", "update", "edit"
+    action: str
+    note: str | None = None
+    update: ProgressUpdatePublic | None = None

@@ -1,0 +1,135 @@
+"""Problems (问题清单): scoped queries and changes."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from app.models.branch import Branch
+from app.models.problem import Problem, ProblemCreate, ProblemPublic, ProblemSource, ProblemUpdate
+from app.models.task import Task
+from app.models.township import Township
+from app.services.actors import Actor, record_visible, require_township_write
+from app.services.campaigns import check_campaign, check_category
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.pagination import PageParams, keyset_page
+from app.services.records import apply_changes, check_version, soft_delete
+
+
+@dataclass(frozen=True)
+class ProblemFilters:
+    campaign_id: int | None = None
+    township_id: int | None = None
+    branch_id: int | None = None
+    category: str | None = None
+    source: ProblemSource | None = None
+
+
+def _visible(actor: Actor):  # type: ignore[no-untyped-def]
+    return record_visible(actor, col(Problem.township_id), col(Problem.branch_id))
+
+
+def _public_stmt():  # type: ignore[no-untyped-def]
+    task_count = (
+        select(func.count(Task.id))
+        .where(Task.problem_id == Problem.id, col(Task.deleted_at).is_(None))
+        .correlate(Problem)
+        .scalar_subquery()
+    )
+    return (
+        select(Problem, Branch.name, Township.name, task_count)
+        .join(Township, col(Township.id) == Problem.township_id)
+        .outerjoin(Branch, col(Branch.id) == Problem.branch_id)
+        .where(col(Problem.deleted_at).is_(None))
+    )
+
+
+def _to_public(row: tuple[Problem, str | None, str | None, int]) -> ProblemPublic:
+    problem, branch_name, township_name, task_count = row
+    return ProblemPublic(
+        **problem.model_dump(), branch_name=branch_name, township_name=township_name,
+        task_count=task_count,
+    )
+
+
+def list_problems(
+    *, session: Session, actor: Actor, filters: ProblemFilters, page: PageParams
+) -> tuple[list[ProblemPublic], str | None]:
+    stmt = _public_stmt().where(_visible(actor))
+    for name in ("campaign_id", "township_id", "branch_id", "category", "source"):
+        value = getattr(filters, name)
+        if value is not None:
+            stmt = stmt.where(getattr(Problem, name) == value)
+    rows, cursor = keyset_page(session, stmt, keys=[col(Problem.id)],
+                               key_of=lambda r: [r[0].id], page=page)
+    return [_to_public(tuple(r)) for r in rows], cursor  # type: ignore[arg-type]
+
+
+def get_problem(*, session: Session, actor: Actor, problem_id: int) -> Problem:
+    problem = session.scalars(
+        select(Problem).where(
+            Problem.id == problem_id, col(Problem.deleted_at).is_(None), _visible(actor)
+        )
+    ).first()
+    if problem is None:
+        raise NotFound("问题不存在或无权查看")
+    return problem
+
+
+def problem_public(session: Session, problem: Problem) -> ProblemPublic:
+    row = session.execute(_public_stmt().where(Problem.id == problem.id)).one()
+    return _to_public(tuple(row))  # type: ignore[arg-type]
+
+
+def _check_branch(session: Session, township_id: int, branch_id: int | None) -> None:
+    if branch_id is None:
+        return
+    branch = session.get(Branch, branch_id)
+    if branch is None or branch.deleted_at is not None:
+        raise Invalid("branch_id", "所选党支部不存在")
+    if branch.township_id != township_id:
+        raise Invalid("branch_id", "所选党支部不属于该乡镇")
+
+
+def create_problem(*, session: Session, actor: Actor, data: ProblemCreate) -> Problem:
+    require_township_write(actor, data.township_id, "问题清单")
+    township = session.get(Township, data.township_id)
+    if township is None or township.deleted_at is not None:
+        raise Invalid("township_id", "所选乡镇不存在")
+    check_campaign(session, data.campaign_id)
+    _check_branch(session, data.township_id, data.branch_id)
+    check_category(session, data.campaign_id, data.category)
+    problem = Problem.model_validate(data)
+    session.add(problem)
+    session.flush()
+    return problem
+
+
+def update_problem(
+    *, session: Session, actor: Actor, problem: Problem, data: ProblemUpdate, version: int | None
+) -> Problem:
+    require_township_write(actor, problem.township_id, "问题清单")
+    check_version(problem, version)
+    sent = apply_changes(problem, data)
+    if "branch_id" in sent:
+        _check_branch(session, problem.township_id, problem.branch_id)
+    if "category" in sent:
+        check_category(session, problem.campaign_id, problem.category)
+    session.add(problem)
+    session.flush()
+    return problem
+
+
+def delete_problem(
+    *, session: Session, actor: Actor, problem: Problem, version: int | None
+) -> None:
+    require_township_write(actor, problem.township_id, "问题清单")
+    check_version(problem, version)
+    live = session.execute(
+        select(Task.id).where(Task.problem_id == problem.id, col(Task.deleted_at).is_(None))
+    ).first()
+    if live is not None:
+        raise Conflict("该问题下还有整改任务,不能删除")
+    soft_delete(problem)
+    session.add(problem)
+    session.flush()

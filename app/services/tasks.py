@@ -1,0 +1,489 @@
+"""Tasks (整改任务) through their whole life: plan, progress, evidence, verification.
+
+pending ──start──▶ in_progress ──submit──▶ submitted ──verify──▶ verified
+                        ▲                      │
+                        └──── reject (reason) ─┘
+verified ──reopen (county admin, reason)──▶ in_progress
+
+`overdue` is derived (due before today and not submitted or verified), never stored.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import ColumnElement, and_, exists, func, not_, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
+
+from app.db import set_audit_action
+from app.labels import label
+from app.models.audit import AuditEvent
+from app.models.base import utcnow
+from app.models.branch import Branch
+from app.models.problem import Problem
+from app.models.task import (
+    Attachment,
+    AttachmentPublic,
+    DuplicateEvidence,
+    ProgressUpdate,
+    ProgressUpdatePublic,
+    Task,
+    TaskAction,
+    TaskCreate,
+    TaskPublic,
+    TaskStatus,
+    TaskUpdate,
+    TimelineEntry,
+)
+from app.models.user import Role
+from app.services.actors import Actor, record_visible, require_township_write
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.evidence import StoredFile, store_upload
+from app.services.pagination import PageParams, keyset_page
+from app.services.records import apply_changes, check_version
+
+OPEN_STATUSES = (TaskStatus.pending, TaskStatus.in_progress)
+ROLE_RANK = {Role.branch_secretary: 1, Role.township_staff: 2, Role.county_admin: 3}
+
+# action: (statuses it leaves from, status it arrives at)
+TRANSITIONS: dict[TaskAction, tuple[tuple[TaskStatus, ...], TaskStatus]] = {
+    TaskAction.start: ((TaskStatus.pending,), TaskStatus.in_progress),
+    TaskAction.submit: ((TaskStatus.in_progress,), TaskStatus.submitted),
+    TaskAction.verify: ((TaskStatus.submitted,), TaskStatus.verified),
+    TaskAction.reject: ((TaskStatus.submitted,), TaskStatus.in_progress),
+    TaskAction.reopen: ((TaskStatus.verified,), TaskStatus.in_progress),
+}
+
+
+def is_overdue(task: Task, today: date | None = None) -> bool:
+    return task.due_on < (today or date.today()) and task.status in OPEN_STATUSES
+
+
+def overdue_condition(today: date | None = None) -> ColumnElement[bool]:
+    return and_(col(Task.due_on) < (today or date.today()), col(Task.status).in_(OPEN_STATUSES))
+
+
+def _visible(actor: Actor) -> ColumnElement[bool]:
+    return record_visible(actor, col(Task.township_id), col(Task.branch_id))
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    status: TaskStatus | None = None
+    overdue: bool | None = None
+    branch_id: int | None = None
+    township_id: int | None = None
+    problem_id: int | None = None
+    campaign_id: int | None = None
+    due_before: date | None = None
+
+
+def filtered_tasks(actor: Actor, filters: TaskFilters, today: date | None = None) -> Any:
+    """The SELECT of the visible, live tasks matching `filters` (with branch and problem)."""
+    stmt = (
+        select(Task, Branch.name, Problem.description, Problem.category)
+        .join(Problem, col(Problem.id) == Task.problem_id)
+        .outerjoin(Branch, col(Branch.id) == Task.branch_id)
+        .where(col(Task.deleted_at).is_(None), _visible(actor))
+    )
+    for name in ("status", "branch_id", "township_id", "problem_id", "campaign_id"):
+        value = getattr(filters, name)
+        if value is not None:
+            stmt = stmt.where(getattr(Task, name) == value)
+    if filters.due_before is not None:
+        stmt = stmt.where(col(Task.due_on) < filters.due_before)
+    if filters.overdue is True:
+        stmt = stmt.where(overdue_condition(today))
+    elif filters.overdue is False:
+        stmt = stmt.where(not_(overdue_condition(today)))
+    return stmt
+
+
+def duplicate_evidence(
+    session: Session, task_ids: Sequence[int]
+) -> dict[int, list[DuplicateEvidence]]:
+    """For each task, its files whose sha256 is also evidence on another task."""
+    if not task_ids:
+        return {}
+    other = aliased(Attachment)
+    rows = session.execute(
+        select(Attachment.task_id, Attachment.sha256, Attachment.file_name, other.task_id)
+        .join(other, and_(other.sha256 == Attachment.sha256, other.task_id != Attachment.task_id,
+                          col(other.deleted_at).is_(None)))
+        .where(col(Attachment.task_id).in_(task_ids), col(Attachment.deleted_at).is_(None))
+        .order_by(Attachment.task_id, Attachment.sha256, other.task_id)
+    ).all()
+    found: dict[int, dict[str, DuplicateEvidence]] = {}
+    for task_id, sha, name, other_task in rows:
+        per_task = found.setdefault(task_id, {})
+        entry = per_task.setdefault(sha, DuplicateEvidence(sha256=sha, file_name=name,
+                                                           other_task_ids=[]))
+        if other_task not in entry.other_task_ids:
+            entry.other_task_ids.append(other_task)
+    return {t: list(v.values()) for t, v in found.items()}
+
+
+def _to_public(row: Any, duplicates: dict[int, list[DuplicateEvidence]], today: date) -> TaskPublic:
+    task, branch_name, problem_description, problem_category = row
+    return TaskPublic(
+        **task.model_dump(), overdue=is_overdue(task, today), branch_name=branch_name,
+        problem_description=problem_description, problem_category=problem_category,
+        duplicate_evidence=duplicates.get(task.id, []),
+    )
+
+
+def list_tasks(
+    *, session: Session, actor: Actor, filters: TaskFilters, page: PageParams,
+    order: str = "id", today: date | None = None,
+) -> tuple[list[TaskPublic], str | None]:
+    """A page of tasks; `order="due"` sorts by due date (then id)."""
+    today = today or date.today()
+    stmt = filtered_tasks(actor, filters, today)
+    if order == "due":
+        keys = [col(Task.due_on), col(Task.id)]
+
+        def key_of(r: Any) -> list[Any]:
+            return [r[0].due_on.isoformat(), r[0].id]
+    else:
+        keys = [col(Task.id)]
+
+        def key_of(r: Any) -> list[Any]:
+            return [r[0].id]
+    rows, cursor = keyset_page(session, stmt, keys=keys, key_of=key_of, page=page)
+    duplicates = duplicate_evidence(session, [r[0].id for r in rows])
+    return [_to_public(r, duplicates, today) for r in rows], cursor
+
+
+def get_task(*, session: Session, actor: Actor, task_id: int) -> Task:
+    task = session.scalars(
+        select(Task).where(Task.id == task_id, col(Task.deleted_at).is_(None), _visible(actor))
+    ).first()
+    if task is None:
+        raise NotFound("整改任务不存在或无权查看")
+    return task
+
+
+def task_public(session: Session, task: Task) -> TaskPublic:
+    today = date.today()
+    row = session.execute(
+        select(Task, Branch.name, Problem.description, Problem.category)
+        .join(Problem, col(Problem.id) == Task.problem_id)
+        .outerjoin(Branch, col(Branch.id) == Task.branch_id)
+        .where(Task.id == task.id)
+    ).one()
+    return _to_public(row, duplicate_evidence(session, [task.id]), today)
+
+
+def status_counts(*, session: Session, actor: Actor, filters: TaskFilters) -> dict[str, int]:
+    """Tasks per status and overdue, for the board's headings."""
+    base = filtered_tasks(actor, TaskFilters(**{**filters.__dict__, "status": None}))
+    sub = base.subquery()
+    counts = dict(session.execute(
+        select(sub.c.status, func.count()).group_by(sub.c.status)
+    ).all())
+    overdue = session.execute(
+        select(func.count()).select_from(
+            filtered_tasks(actor, TaskFilters(**{**filters.__dict__, "overdue": True})).subquery()
+        )
+    ).scalar_one()
+    return {**{s.value: int(counts.get(s, counts.get(s.value, 0))) for s in TaskStatus},
+            "overdue": int(overdue)}
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _check_branch_for(session: Session, problem: Problem, branch_id: int | None) -> None:
+    if branch_id is None:
+        return
+    branch = session.get(Branch, branch_id)
+    if branch is None or branch.deleted_at is not None:
+        raise Invalid("branch_id", "所选党支部不存在")
+    if branch.township_id != problem.township_id:
+        raise Invalid("branch_id", "所选党支部不属于该问题所在乡镇")
+
+
+def create_task(*, session: Session, actor: Actor, data: TaskCreate) -> Task:
+    problem = session.scalars(
+        select(Problem).where(
+            Problem.id == data.problem_id, col(Problem.deleted_at).is_(None),
+            record_visible(actor, col(Problem.township_id), col(Problem.branch_id)),
+        )
+    ).first()
+    if problem is None:
+        raise Invalid("problem_id", "所选问题不存在")
+    require_township_write(actor, problem.township_id, "整改任务")
+    branch_id = data.branch_id if data.branch_id is not None else problem.branch_id
+    _check_branch_for(session, problem, branch_id)
+    task = Task.model_validate(
+        {**data.model_dump(), "branch_id": branch_id, "campaign_id": problem.campaign_id,
+         "township_id": problem.township_id}
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+def update_task(
+    *, session: Session, actor: Actor, task: Task, data: TaskUpdate, version: int | None
+) -> Task:
+    require_township_write(actor, task.township_id, "整改任务")
+    check_version(task, version)
+    if task.status == TaskStatus.verified:
+        raise Conflict("任务已销号,不能再修改;如需继续整改,请由县委组织部重新打开")
+    sent = apply_changes(task, data)
+    if "branch_id" in sent:
+        problem = session.get(Problem, task.problem_id)
+        assert problem is not None
+        _check_branch_for(session, problem, task.branch_id)
+    session.add(task)
+    session.flush()
+    return task
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def _is_branch_secretary_of(actor: Actor, task: Task) -> bool:
+    return (actor.role == Role.branch_secretary and task.branch_id is not None
+            and actor.branch_id == task.branch_id)
+
+
+def _may_work_on(actor: Actor, task: Task) -> bool:
+    """Start, submit, report progress: the branch's secretary, its township's staff, county."""
+    if actor.is_token:
+        return False
+    if actor.role == Role.county_admin:
+        return True
+    if actor.role == Role.township_staff:
+        return actor.township_id == task.township_id
+    return _is_branch_secretary_of(actor, task)
+
+
+def _may_verify(actor: Actor, task: Task) -> bool:
+    if actor.is_token:
+        return False
+    if actor.role == Role.county_admin:
+        return True
+    return actor.role == Role.township_staff and actor.township_id == task.township_id
+
+
+def _has_update_since_work_began(session: Session, task: Task) -> bool:
+    """A progress note after the task last entered `in_progress`."""
+    since = session.execute(
+        select(func.max(AuditEvent.at)).where(
+            AuditEvent.entity_type == "task", AuditEvent.entity_id == task.id,
+            col(AuditEvent.action).in_(("start", "reject", "reopen")),
+        )
+    ).scalar_one_or_none()
+    stmt = select(exists().where(
+        ProgressUpdate.task_id == task.id, col(ProgressUpdate.deleted_at).is_(None),
+        *([col(ProgressUpdate.created_at) >= since] if since else []),
+    ))
+    return bool(session.execute(stmt).scalar_one())
+
+
+def allowed_actions(session: Session, actor: Actor, task: Task) -> list[TaskAction]:
+    """The transitions this actor may try now (what the page shows as buttons)."""
+    out = []
+    for action, (sources, _target) in TRANSITIONS.items():
+        if task.status not in sources:
+            continue
+        try:
+            _authorise(actor, task, action)
+        except Forbidden:
+            continue
+        out.append(action)
+    return out
+
+
+def _authorise(actor: Actor, task: Task, action: TaskAction) -> None:
+    if actor.is_token:
+        raise Forbidden("整改任务的流转须由登录用户操作,API 令牌不能操作")
+    if action in (TaskAction.start, TaskAction.submit):
+        if not _may_work_on(actor, task):
+            raise Forbidden("只有本支部书记、本乡镇工作人员或县委组织部可以操作此任务")
+        return
+    if action == TaskAction.reopen:
+        if actor.role != Role.county_admin:
+            raise Forbidden("只有县委组织部管理员可以重新打开已销号的任务")
+        return
+    if not _may_verify(actor, task):
+        raise Forbidden("只有本乡镇工作人员或县委组织部可以验收或退回此任务")
+    if task.submitted_by_id is not None and task.submitted_by_id == actor.user_id:
+        raise Forbidden("不能验收或退回自己提交的任务,须由他人验收")
+    submitter_rank = ROLE_RANK.get(task.submitted_by_role or Role.branch_secretary, 1)
+    actor_rank = ROLE_RANK.get(actor.role or Role.viewer, 0)
+    both_county = actor.role == Role.county_admin == task.submitted_by_role
+    if actor_rank <= submitter_rank and not both_county:
+        raise Forbidden("验收须由比提交人更高一级的角色进行(乡镇工作人员提交的由县委组织部验收)")
+
+
+def transition(
+    *, session: Session, actor: Actor, task: Task, action: TaskAction, note: str | None,
+    version: int | None, confirm_duplicate_evidence: bool = False,
+) -> Task:
+    """Move `task` by `action`, or refuse with a reason (409, 403, 412, 422)."""
+    check_version(task, version)
+    sources, target = TRANSITIONS[action]
+    _authorise(actor, task, action)
+    if task.status not in sources:
+        status, verb = label("task_status", task.status), label("task_action", action)
+        raise Conflict(f"任务当前状态为“{status}”,不能{verb}")
+    note = (note or "").strip() or None
+    if action in (TaskAction.reject, TaskAction.reopen) and not note:
+        raise Invalid("note", f"{label('task_action', action)}须填写原因")
+    if action == TaskAction.submit:
+        if note:
+            add_update(session=session, actor=actor, task=task, note=note, files=[])
+        elif not _has_update_since_work_began(session, task):
+            raise Invalid("note", "提交验收前须填写整改进展")
+    if action == TaskAction.verify and not confirm_duplicate_evidence:
+        duplicates = duplicate_evidence(session, [task.id]).get(task.id, [])
+        if duplicates:
+            names = "、".join(d.file_name for d in duplicates)
+            raise Conflict(
+                f"佐证材料“{names}”同时是其他任务的佐证材料(疑似纸面销号)。"
+                "核实后如仍要销号,请确认后再验收"
+            )
+    now = utcnow()
+    task.status = target
+    task.status_note = note
+    if action == TaskAction.submit:
+        task.submitted_at, task.submitted_by_id, task.submitted_by = now, actor.user_id, actor.label
+        task.submitted_by_role = actor.role
+        task.completed_at = now
+    elif action == TaskAction.verify:
+        task.verified_at, task.verified_by = now, actor.display_name or actor.label
+    elif action in (TaskAction.reject, TaskAction.reopen):
+        task.completed_at = task.verified_at = task.verified_by = None
+    set_audit_action(session, task, action.value)
+    session.add(task)
+    session.flush()
+    return task
+
+
+# ---------------------------------------------------------------- progress and evidence
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file of a multipart upload."""
+
+    name: str | None
+    stream: BinaryIO
+
+
+def add_update(
+    *, session: Session, actor: Actor, task: Task, note: str, files: Sequence[Upload],
+    upload_dir: Path | None = None, max_bytes: int = 0,
+) -> ProgressUpdate:
+    """A progress note with its evidence files, all stored or none."""
+    if not _may_work_on(actor, task):
+        raise Forbidden("只有本支部书记、本乡镇工作人员或县委组织部可以填报整改进展")
+    if task.status == TaskStatus.verified:
+        raise Conflict("任务已销号,不能再填报进展")
+    note = note.strip()
+    if not note:
+        raise Invalid("note", "请填写整改进展")
+    if len(note) > 2000:
+        raise Invalid("note", "整改进展不能超过 2000 个字")
+    stored: list[StoredFile] = []
+    try:
+        for upload in files:
+            assert upload_dir is not None
+            stored.append(store_upload(upload.stream, original_name=upload.name,
+                                       upload_dir=upload_dir, max_bytes=max_bytes))
+        update = ProgressUpdate(task_id=task.id, township_id=task.township_id,  # type: ignore[arg-type]
+                                author=actor.display_name or actor.label,
+                                author_user_id=actor.user_id, note=note)
+        session.add(update)
+        session.flush()
+        for f in stored:
+            session.add(Attachment(
+                update_id=update.id, task_id=task.id, township_id=task.township_id,  # type: ignore[arg-type]
+                file_name=f.file_name, content_type=f.content_type, size=f.size,
+                sha256=f.sha256, storage_key=f.storage_key,
+            ))
+        if task.status == TaskStatus.pending:
+            task.status = TaskStatus.in_progress
+            set_audit_action(session, task, "start")
+            session.add(task)
+        session.flush()
+    except BaseException:
+        if upload_dir is not None:
+            for f in stored:
+                (upload_dir / f.storage_key).unlink(missing_ok=True)
+        raise
+    return update
+
+
+def attachment_public(a: Attachment) -> AttachmentPublic:
+    return AttachmentPublic(
+        id=a.id, task_id=a.task_id, file_name=a.file_name, content_type=a.content_type,  # type: ignore[arg-type]
+        size=a.size, sha256=a.sha256, url=f"/api/v1/attachments/{a.id}",
+        is_image=a.content_type.startswith("image/") and a.content_type != "image/heic",
+    )
+
+
+def list_updates(*, session: Session, task: Task) -> list[ProgressUpdatePublic]:
+    updates = list(session.scalars(
+        select(ProgressUpdate)
+        .where(ProgressUpdate.task_id == task.id, col(ProgressUpdate.deleted_at).is_(None))
+        .order_by(ProgressUpdate.id)
+    ))
+    files: dict[int, list[AttachmentPublic]] = {}
+    for a in session.scalars(
+        select(Attachment)
+        .where(Attachment.task_id == task.id, col(Attachment.deleted_at).is_(None))
+        .order_by(Attachment.id)
+    ):
+        files.setdefault(a.update_id, []).append(attachment_public(a))
+    return [
+        ProgressUpdatePublic(id=u.id, task_id=u.task_id, author=u.author, note=u.note,  # type: ignore[arg-type]
+                             created_at=u.created_at, attachments=files.get(u.id or 0, []))
+        for u in updates
+    ]
+
+
+def get_attachment(*, session: Session, actor: Actor, attachment_id: int) -> Attachment:
+    """The file's record, after the same authorisation as its task (404 otherwise)."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.deleted_at is not None:
+        raise NotFound("文件不存在或无权查看")
+    try:
+        get_task(session=session, actor=actor, task_id=attachment.task_id)
+    except NotFound:
+        raise NotFound("文件不存在或无权查看") from None
+    return attachment
+
+
+def timeline(*, session: Session, task: Task) -> list[TimelineEntry]:
+    """Every transition, edit and progress update of the task, oldest first."""
+    entries: list[TimelineEntry] = []
+    for e in session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "task", AuditEvent.entity_id == task.id)
+        .order_by(AuditEvent.id)
+    ):
+        if e.action == "create":
+            entries.append(TimelineEntry(at=e.at, actor=e.actor, kind="created", action="create"))
+        elif e.action in TaskAction.__members__:
+            note = (e.changes.get("status_note") or [None, None])[1]
+            entries.append(TimelineEntry(at=e.at, actor=e.actor, kind="transition",
+                                         action=e.action, note=note))
+        else:
+            fields = ",".join(k for k in e.changes if k != "status_note")
+            entries.append(TimelineEntry(at=e.at, actor=e.actor, kind="edit", action=e.action,
+                                         note=fields or None))
+    for u in list_updates(session=session, task=task):
+        entries.append(TimelineEntry(at=u.created_at, actor=u.author, kind="update",
+                                     action="update", note=u.note, update=u))
+    entries.sort(key=lambda x: x.at)
+    return entries

@@ -1,0 +1,133 @@
+"""Pages of the rectification ledger: campaigns, problems, the task board, a task, my tasks."""
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from app.api.deps import CurrentActor, SessionDep, SettingsDep
+from app.api.represent import Page, with_cursor
+from app.api.routing import TransactionRoute
+from app.api.tasks import TaskDep, task_page_context
+from app.models.problem import ProblemPublic, ProblemSource
+from app.models.task import TaskPublic, TaskStatus
+from app.models.user import Role
+from app.services import campaigns as campaign_svc
+from app.services import problems as problem_svc
+from app.services import tasks as task_svc
+from app.services import townships as township_svc
+from app.services.actors import Actor
+from app.services.branches import BranchFilters, list_branches
+from app.services.pagination import MAX_LIMIT, PageParams
+from app.web.pages import render
+
+router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
+                   default_response_class=HTMLResponse)
+
+
+def _may_write(actor: Actor) -> bool:
+    return actor.role in (Role.county_admin, Role.township_staff)
+
+
+def _branches(session: SessionDep, actor: Actor, township_id: int | None = None) -> list[Any]:
+    items, _ = list_branches(session=session, actor=actor,
+                             filters=BranchFilters(township_id=township_id),
+                             page=PageParams(limit=MAX_LIMIT))
+    return items
+
+
+def _category_labels(session: SessionDep, campaign_id: int | None) -> dict[str, str]:
+    return {c.code: c.label for c in campaign_svc.campaign_criteria(session, campaign_id)}
+
+
+@router.get("/campaigns")
+def campaigns_page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    return render(request, "pages/campaigns.html", actor,
+                  campaigns=campaign_svc.all_campaigns(session=session))
+
+
+@router.get("/problems")
+def problems_page(request: Request, session: SessionDep, actor: CurrentActor,
+                  campaign_id: int | None = None, township_id: int | None = None,
+                  branch_id: int | None = None, source: ProblemSource | None = None,
+                  cursor: str | None = None) -> Response:
+    campaign = (campaign_svc.get_campaign(session=session, campaign_id=campaign_id)
+                if campaign_id else campaign_svc.latest_active(session=session))
+    filters = problem_svc.ProblemFilters(
+        campaign_id=campaign.id if campaign else None, township_id=township_id,
+        branch_id=branch_id, source=source,
+    )
+    items, next_cursor = problem_svc.list_problems(
+        session=session, actor=actor, filters=filters, page=PageParams(cursor=cursor)
+    )
+    return render(
+        request, "pages/problems.html", actor,
+        data=Page[ProblemPublic](items=items, next_cursor=next_cursor),
+        more_url=with_cursor(request, "/api/v1/problems", next_cursor),
+        campaign=campaign, may_write=_may_write(actor),
+        townships=township_svc.all_townships(session=session, actor=actor),
+        branches=_branches(session, actor), sources=list(ProblemSource),
+        criteria=campaign_svc.campaign_criteria(session, campaign.id if campaign else None),
+        category_labels=_category_labels(session, campaign.id if campaign else None),
+    )
+
+
+@router.get("/problems/{problem_id}")
+def problem_page(request: Request, session: SessionDep, actor: CurrentActor,
+                 problem_id: int) -> Response:
+    problem = problem_svc.get_problem(session=session, actor=actor, problem_id=problem_id)
+    items, _ = task_svc.list_tasks(
+        session=session, actor=actor, filters=task_svc.TaskFilters(problem_id=problem.id),
+        page=PageParams(limit=MAX_LIMIT),
+    )
+    return render(
+        request, "pages/problem.html", actor,
+        problem=problem_svc.problem_public(session, problem),
+        data=Page[TaskPublic](items=items, next_cursor=None),
+        may_write=_may_write(actor) and actor.township_id in (None, problem.township_id),
+        branches=_branches(session, actor, problem.township_id),
+        category_labels=_category_labels(session, problem.campaign_id),
+    )
+
+
+@router.get("/tasks")
+def tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
+               branch_id: int | None = None, overdue: bool | None = None,
+               due_before: date | None = None) -> Response:
+    if actor.role == Role.branch_secretary:
+        return RedirectResponse("/my/tasks", status_code=303)
+    filters = task_svc.TaskFilters(branch_id=branch_id, overdue=overdue or None,
+                                   due_before=due_before)
+    columns = []
+    for status in TaskStatus:
+        items, next_cursor = task_svc.list_tasks(
+            session=session, actor=actor,
+            filters=task_svc.TaskFilters(**{**filters.__dict__, "status": status}),
+            page=PageParams(limit=100), order="due",
+        )
+        columns.append((status.value, Page[TaskPublic](items=items, next_cursor=next_cursor)))
+    return render(request, "pages/tasks.html", actor, mine=False, columns=columns,
+                  counts=task_svc.status_counts(session=session, actor=actor, filters=filters),
+                  filters=filters, branches=_branches(session, actor))
+
+
+@router.get("/my/tasks")
+def my_tasks_page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    """A secretary's tasks: overdue first, then by due date; verified ones last."""
+    if actor.role != Role.branch_secretary:
+        return RedirectResponse("/tasks", status_code=303)
+    items, _ = task_svc.list_tasks(session=session, actor=actor,
+                                   filters=task_svc.TaskFilters(),
+                                   page=PageParams(limit=MAX_LIMIT), order="due")
+    items.sort(key=lambda t: (not t.overdue, t.status == TaskStatus.verified, t.due_on, t.id))
+    return render(request, "pages/tasks.html", actor, mine=True,
+                  data=Page[TaskPublic](items=items, next_cursor=None))
+
+
+@router.get("/tasks/{task_id}")
+def task_page(request: Request, task: TaskDep, session: SessionDep, actor: CurrentActor,
+              settings: SettingsDep) -> Response:
+    return render(request, "pages/task.html", actor, data=task_svc.task_public(session, task),
+                  max_upload_mb=settings.max_upload_mb,
+                  **task_page_context(session, actor, task))
