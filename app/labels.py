@@ -29,6 +29,14 @@ LABELS: dict[str, dict[str, str]] = {
         "reopen": "重新打开", "create": "创建任务", "update": "修改", "delete": "删除",
     },
     "campaign_status": {"active": "进行中", "closed": "已结束"},
+    "theme": {
+        "prosperity": "带领群众致富", "member_quality": "提高党员素质", "service": "增强服务意识",
+        "work_style": "转变工作作风", "organization": "组织建设", "other": "其他",
+    },
+    "respondent_kind": {
+        "party_member": "党员", "villager": "群众", "cadre": "干部", "other": "其他",
+    },
+    "satisfaction": {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"},
     "field": {
         "township_id": "所属乡镇", "name": "名称", "code": "编码", "kind": "类型",
         "member_count": "党员总数", "members_35_under": "35岁及以下党员",
@@ -44,6 +52,9 @@ LABELS: dict[str, dict[str, str]] = {
         "responsible_unit": "责任单位", "responsible_person": "责任人", "due_on": "整改时限",
         "note": "说明", "files": "佐证材料", "starts_on": "开始日期", "ends_on": "结束日期",
         "screening_due": "排查截止日期", "status": "状态",
+        "respondent_kind": "填表人身份", "anonymous": "匿名", "respondent_name": "填表人姓名",
+        "satisfaction": "满意度", "opinions": "意见", "theme": "类别", "text": "内容",
+        "issued": "发放份数", "opinion_ids": "意见",
         "cursor": "分页游标", "limit": "每页条数", "types": "记录类型", "scope": "权限",
     },
 }

@@ -5,6 +5,7 @@ from app.models.base import metadata
 from app.models.branch import Branch
 from app.models.campaign import Campaign, Criterion
 from app.models.change import Change, ChangeCounter
+from app.models.feedback import FeedbackForm, FormIssuance, Opinion, Suggestion
 from app.models.idempotency import IdempotencyRecord
 from app.models.problem import Problem
 from app.models.task import Attachment, ProgressUpdate, Task
@@ -13,6 +14,7 @@ from app.models.user import ApiToken, LoginSession, LoginThrottle, User
 
 __all__ = [
     "ApiToken", "Attachment", "AuditEvent", "Branch", "Campaign", "Change", "ChangeCounter",
-    "Criterion", "IdempotencyRecord", "LoginSession", "LoginThrottle", "Problem",
+    "Criterion", "FeedbackForm", "FormIssuance", "IdempotencyRecord", "Opinion",
+    "Suggestion", "LoginSession", "LoginThrottle", "Problem",
     "ProgressUpdate", "Task", "Township", "User", "metadata",
 ]
