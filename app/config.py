@@ -27,6 +27,17 @@ class Settings(BaseSettings):
     secretary_age_limit: int = 60
     low_income_threshold_wan: Decimal = Decimal("5")
 
+    # Early warning (预警): thresholds and the weight of each signal in the score.
+    warn_old_share: float = 0.5  # members aged 56+ above this share of the recorded ages
+    warn_dissatisfied_share: float = 0.3  # share of 不满意 among answered forms
+    warn_min_answers: int = 5  # forms with a satisfaction answer before the share counts
+    warn_weights: dict[str, float] = {
+        "no_young_members": 2.0, "aging_members": 1.5, "secretary_60_plus": 2.0,
+        "no_dual_role": 1.0, "low_collective_income": 1.5, "overdue_tasks": 1.0,
+        "dissatisfied_feedback": 2.0, "earlier_weak_lax": 3.0,
+    }
+    warn_overdue_cap: int = 3  # overdue tasks counted at most this many times
+
     # Login throttling: after `login_slow_after` failures each attempt waits longer;
     # after `login_max_failures` within the window the username is refused for a while.
     login_slow_after: int = 3

@@ -37,6 +37,10 @@ LABELS: dict[str, dict[str, str]] = {
         "party_member": "党员", "villager": "群众", "cadre": "干部", "other": "其他",
     },
     "satisfaction": {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"},
+    "conclusion": {"weak_lax": "软弱涣散", "sound": "未发现软弱涣散", "pending": "待定"},
+    "progress_state": {
+        "done": "已完成", "late": "逾期完成", "pending": "待定结论", "todo": "未排查",
+    },
     "field": {
         "township_id": "所属乡镇", "name": "名称", "code": "编码", "kind": "类型",
         "member_count": "党员总数", "members_35_under": "35岁及以下党员",
@@ -55,6 +59,8 @@ LABELS: dict[str, dict[str, str]] = {
         "respondent_kind": "填表人身份", "anonymous": "匿名", "respondent_name": "填表人姓名",
         "satisfaction": "满意度", "opinions": "意见", "theme": "类别", "text": "内容",
         "issued": "发放份数", "opinion_ids": "意见",
+        "led_by": "带队领导", "led_by_title": "职务", "screened_on": "排查日期",
+        "conclusion": "结论", "summary": "情况说明", "results": "排查结果", "codes": "情形",
         "cursor": "分页游标", "limit": "每页条数", "types": "记录类型", "scope": "权限",
     },
 }

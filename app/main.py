@@ -22,6 +22,7 @@ from app.api import (
     feedback,
     health,
     problems,
+    screenings,
     tasks,
     townships,
     users,
@@ -30,7 +31,7 @@ from app.api import errors as error_handlers
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
-from app.web import feedback_pages, ledger_pages, pages
+from app.web import feedback_pages, ledger_pages, pages, screening_pages
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("rectify")
@@ -89,12 +90,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     error_handlers.install(app)
     app.add_middleware(RequestContext)
-    for module in (auth, townships, branches, campaigns, problems, tasks, feedback, exports,
-                   users, audit, changes):
+    for module in (auth, townships, branches, campaigns, problems, tasks, feedback, screenings,
+                   exports, users, audit, changes):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(ledger_pages.router)
     app.include_router(feedback_pages.router)
+    app.include_router(screening_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

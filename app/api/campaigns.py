@@ -10,7 +10,9 @@ from app.models.campaign import (
     CampaignPublic,
     CampaignStatus,
     CampaignUpdate,
+    CriterionCreate,
     CriterionPublic,
+    CriterionUpdate,
 )
 from app.services import campaigns as svc
 
@@ -63,3 +65,24 @@ def list_criteria(request: Request, session: SessionDep, actor: CurrentActor,
     items = [CriterionPublic.model_validate(c, from_attributes=True) for c in rows]
     return Response("[" + ",".join(i.model_dump_json() for i in items) + "]",
                     media_type="application/json")
+
+
+@router.post("/campaigns/{campaign_id}/criteria", status_code=201, response_model=CriterionPublic)
+def add_criterion(body: CriterionCreate, request: Request, session: SessionDep,
+                  actor: CurrentActor, campaign_id: int = Path()) -> Response:
+    """Add an item to the campaign's own list (a copy of the defaults is made first)."""
+    campaign = svc.get_campaign(session=session, campaign_id=campaign_id)
+    criterion = svc.add_criterion(session=session, actor=actor, campaign=campaign, data=body)
+    return respond(request, CriterionPublic.model_validate(criterion, from_attributes=True),
+                   status_code=201)
+
+
+@router.patch("/campaigns/{campaign_id}/criteria/{code}", response_model=CriterionPublic)
+def change_criterion(body: CriterionUpdate, request: Request, session: SessionDep,
+                     actor: CurrentActor, campaign_id: int = Path(),
+                     code: str = Path(max_length=40)) -> Response:
+    """Reword, retire or restore an item; its code keeps its meaning."""
+    campaign = svc.get_campaign(session=session, campaign_id=campaign_id)
+    criterion = svc.change_criterion(session=session, actor=actor, campaign=campaign, code=code,
+                                     data=body)
+    return respond(request, CriterionPublic.model_validate(criterion, from_attributes=True))

@@ -8,6 +8,7 @@ from app.models.change import Change, ChangeCounter
 from app.models.feedback import FeedbackForm, FormIssuance, Opinion, Suggestion
 from app.models.idempotency import IdempotencyRecord
 from app.models.problem import Problem
+from app.models.screening import Screening
 from app.models.task import Attachment, ProgressUpdate, Task
 from app.models.township import Township
 from app.models.user import ApiToken, LoginSession, LoginThrottle, User
@@ -15,6 +16,6 @@ from app.models.user import ApiToken, LoginSession, LoginThrottle, User
 __all__ = [
     "ApiToken", "Attachment", "AuditEvent", "Branch", "Campaign", "Change", "ChangeCounter",
     "Criterion", "FeedbackForm", "FormIssuance", "IdempotencyRecord", "Opinion",
-    "Suggestion", "LoginSession", "LoginThrottle", "Problem",
+    "Suggestion", "LoginSession", "LoginThrottle", "Problem", "Screening",
     "ProgressUpdate", "Task", "Township", "User", "metadata",
 ]

@@ -100,6 +100,21 @@ class Criterion(Timestamped, table=True):
     retired: bool = False
 
 
+class CriterionCreate(BlankIsNull, SQLModel):
+    """Body of `POST /campaigns/{id}/criteria`: a new item with a new code."""
+
+    code: str = Field(min_length=2, max_length=40, regex=r"^[a-z][a-z0-9_]*$")
+    label: str = Field(min_length=1, max_length=200)
+    kind: CriterionKind = CriterionKind.criterion
+
+
+class CriterionUpdate(BlankIsNull, SQLModel):
+    """Body of `PATCH /campaigns/{id}/criteria/{code}`: reword, retire or restore."""
+
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    retired: bool | None = None
+
+
 class CriterionPublic(SQLModel):
     """A criterion or category as `GET /criteria` answers it."""
 

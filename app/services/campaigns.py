@@ -9,6 +9,8 @@ from app.models.campaign import (
     CampaignStatus,
     CampaignUpdate,
     Criterion,
+    CriterionCreate,
+    CriterionUpdate,
     check_campaign_dates,
 )
 from app.services.actors import Actor, require_county_admin
@@ -104,3 +106,51 @@ def check_category(session: Session, campaign_id: int, code: str) -> None:
     codes = {c.code for c in campaign_criteria(session, campaign_id) if not c.retired}
     if code not in codes:
         raise Invalid("category", f"问题类别“{code}”不在本次专项整治的清单中")
+
+
+def _own_criteria(session: Session, campaign: Campaign) -> list[Criterion]:
+    """The campaign's own list, made from a copy of the defaults the first time it is changed."""
+    own = list(session.scalars(select(Criterion).where(Criterion.campaign_id == campaign.id)))
+    if own:
+        return own
+    for c in campaign_criteria(session, None):
+        copy = Criterion(campaign_id=campaign.id, code=c.code, label=c.label, kind=c.kind,
+                         position=c.position, retired=c.retired)
+        session.add(copy)
+        own.append(copy)
+    session.flush()
+    return own
+
+
+def add_criterion(
+    *, session: Session, actor: Actor, campaign: Campaign, data: CriterionCreate
+) -> Criterion:
+    """Add an item to the campaign's own list (codes are new; they never change meaning)."""
+    require_county_admin(actor, "修改软弱涣散情形清单", allow_token=True)
+    own = _own_criteria(session, campaign)
+    defaults = {c.code for c in campaign_criteria(session, None)}
+    if any(c.code == data.code for c in own) or data.code in defaults:
+        raise Invalid("code", f"编码“{data.code}”已被使用;编码不能改作他用")
+    criterion = Criterion(campaign_id=campaign.id, code=data.code, label=data.label,
+                          kind=data.kind, position=max((c.position for c in own), default=0) + 1)
+    session.add(criterion)
+    session.flush()
+    return criterion
+
+
+def change_criterion(
+    *, session: Session, actor: Actor, campaign: Campaign, code: str, data: CriterionUpdate
+) -> Criterion:
+    """Reword or retire (or restore) an item of the campaign's list."""
+    require_county_admin(actor, "修改软弱涣散情形清单", allow_token=True)
+    found = [c for c in _own_criteria(session, campaign) if c.code == code]
+    if not found:
+        raise NotFound("该情形不在本次专项整治的清单中")
+    criterion = found[0]
+    if data.label is not None:
+        criterion.label = data.label
+    if data.retired is not None:
+        criterion.retired = data.retired
+    session.add(criterion)
+    session.flush()
+    return criterion

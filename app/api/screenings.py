@@ -1,0 +1,101 @@
+"""`/screenings`, `/screening-progress` and `/early-warnings`."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
+from app.api.represent import Page, respond, with_cursor
+from app.api.routing import TransactionRoute
+from app.models.screening import (
+    Conclusion,
+    EarlyWarning,
+    Screening,
+    ScreeningCreate,
+    ScreeningProgress,
+    ScreeningPublic,
+    ScreeningToProblems,
+    ScreeningUpdate,
+)
+from app.services import screenings as svc
+from app.services.warnings import early_warnings
+
+router = APIRouter(tags=["screenings"], route_class=TransactionRoute)
+
+
+def load_screening(session: SessionDep, actor: CurrentActor,
+                   screening_id: int = Path()) -> Screening:
+    return svc.get_screening(session=session, actor=actor, screening_id=screening_id)
+
+
+ScreeningDep = Annotated[Screening, Depends(load_screening)]
+
+
+@router.get("/screenings", response_model=Page[ScreeningPublic])
+def list_screenings(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep,
+                    campaign_id: int | None = None, branch_id: int | None = None,
+                    township_id: int | None = None,
+                    conclusion: Conclusion | None = None) -> Response:
+    """Screenings the caller may see, each with its results per criterion."""
+    filters = svc.ScreeningFilters(campaign_id=campaign_id, branch_id=branch_id,
+                                   township_id=township_id, conclusion=conclusion)
+    items, cursor = svc.list_screenings(session=session, actor=actor, filters=filters, page=page)
+    return respond(request, Page[ScreeningPublic](items=items, next_cursor=cursor),
+                   context={"more_url": with_cursor(request, "/api/v1/screenings", cursor)})
+
+
+@router.post("/screenings", status_code=201, response_model=ScreeningPublic)
+def create_screening(body: ScreeningCreate, request: Request, session: SessionDep,
+                     actor: CurrentActor) -> Response:
+    """Record a screening (one per campaign and branch); `weak_lax` marks the branch."""
+    s = svc.create_screening(session=session, actor=actor, data=body)
+    return respond(request, svc.screening_public(session, s), status_code=201, etag=s.version,
+                   location=f"/api/v1/screenings/{s.id}",
+                   fragment="fragments/screening_saved.html", page_url=f"/screenings/{s.id}")
+
+
+@router.get("/screenings/{screening_id}", response_model=ScreeningPublic)
+def read_screening(request: Request, screening: ScreeningDep, session: SessionDep) -> Response:
+    """One screening."""
+    return respond(request, svc.screening_public(session, screening), etag=screening.version)
+
+
+@router.patch("/screenings/{screening_id}", response_model=ScreeningPublic)
+def update_screening(body: ScreeningUpdate, request: Request, screening: ScreeningDep,
+                     session: SessionDep, actor: CurrentActor, if_match: IfMatch) -> Response:
+    """Change a screening's results or conclusion; needs `If-Match` or `version`."""
+    s = svc.update_screening(session=session, actor=actor, screening=screening, data=body,
+                             version=body.version if body.version is not None else if_match)
+    return respond(request, svc.screening_public(session, s), etag=s.version,
+                   fragment="fragments/screening_saved.html")
+
+
+@router.post("/screenings/{screening_id}/problems", status_code=201,
+             response_model=ScreeningPublic)
+def screening_to_problems(body: ScreeningToProblems, request: Request, screening: ScreeningDep,
+                          session: SessionDep, actor: CurrentActor) -> Response:
+    """Turn hits into problems of the ledger (source: screening), pre-filled, in one action."""
+    svc.hits_to_problems(session=session, actor=actor, screening=screening, codes=body.codes)
+    return respond(request, svc.screening_public(session, screening), status_code=201,
+                   etag=screening.version, fragment="fragments/screening_saved.html")
+
+
+@router.get("/screening-progress", response_model=ScreeningProgress)
+def screening_progress(request: Request, session: SessionDep, actor: CurrentActor,
+                       campaign_id: int, township_id: int | None = None) -> Response:
+    """Which village and community branches are screened, late, or still to do."""
+    progress = svc.screening_progress(session=session, actor=actor, campaign_id=campaign_id,
+                                      township_id=township_id)
+    return respond(request, progress)
+
+
+@router.get("/early-warnings", response_model=list[EarlyWarning])
+def list_early_warnings(request: Request, session: SessionDep, actor: CurrentActor,
+                        settings: SettingsDep, campaign_id: int | None = None,
+                        township_id: int | None = None,
+                        limit: Annotated[int | None, Query(ge=1, le=500)] = None) -> Response:
+    """Branches ranked by risk, each with `score` and `reasons: [{code, message, value}]`."""
+    items = early_warnings(session=session, actor=actor, settings=settings,
+                           campaign_id=campaign_id, township_id=township_id, limit=limit)
+    return Response("[" + ",".join(i.model_dump_json() for i in items) + "]",
+                    media_type="application/json", headers={"Vary": "HX-Request"})

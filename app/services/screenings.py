@@ -1,0 +1,274 @@
+"""Screenings (排查摸底): records, the weak-and-lax mark, problems from hits, progress."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlmodel import Session, col
+
+from app.models.branch import Branch, BranchKind
+from app.models.campaign import Campaign, CampaignStatus, Criterion, CriterionKind
+from app.models.problem import ProblemCreate, ProblemSource
+from app.models.screening import (
+    BranchProgress,
+    Conclusion,
+    CriterionResult,
+    ResultPublic,
+    Screening,
+    ScreeningCreate,
+    ScreeningProgress,
+    ScreeningPublic,
+    ScreeningUpdate,
+)
+from app.models.township import Township
+from app.services.actors import Actor, branch_visible, record_visible, require_township_write
+from app.services.branches import get_branch
+from app.services.campaigns import campaign_criteria, check_campaign, get_campaign
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.pagination import PageParams, keyset_page
+from app.services.problems import create_problem
+from app.services.records import apply_changes, check_version
+
+TARGET_KINDS = (BranchKind.village, BranchKind.community)
+
+
+def _criteria(session: Session, campaign_id: int) -> list[Criterion]:
+    return [c for c in campaign_criteria(session, campaign_id) if c.kind == CriterionKind.criterion]
+
+
+def _check_results(
+    session: Session, campaign_id: int, results: list[CriterionResult], conclusion: Conclusion
+) -> list[dict[str, Any]]:
+    """One result per criterion of the campaign; a concluded screening covers all of them."""
+    criteria = {c.code: c for c in _criteria(session, campaign_id)}
+    seen: set[str] = set()
+    for r in results:
+        if r.code not in criteria:
+            raise Invalid("results", f"“{r.code}”不是本次专项整治的软弱涣散情形")
+        if r.code in seen:
+            raise Invalid("results", f"情形“{criteria[r.code].label}”重复填写")
+        seen.add(r.code)
+    active = {code for code, c in criteria.items() if not c.retired}
+    missing = active - seen
+    if conclusion != Conclusion.pending and missing:
+        names = "、".join(criteria[c].label for c in sorted(missing))
+        raise Invalid("results", f"得出结论前须逐项填写排查结果,尚缺:{names}")
+    hits = [r for r in results if r.hit]
+    if conclusion == Conclusion.sound and hits:
+        raise Invalid("conclusion", "有情形被判定为存在,结论不能为“未发现软弱涣散”")
+    if conclusion == Conclusion.weak_lax and not hits:
+        raise Invalid("conclusion", "认定为软弱涣散须至少有一项情形存在")
+    return [r.model_dump() for r in results]
+
+
+def _sync_weak_lax(session: Session, branch_id: int) -> None:
+    """A branch is weak and lax while an active campaign's screening concludes so."""
+    branch = session.get(Branch, branch_id)
+    assert branch is not None
+    flagged = session.execute(select(exists().where(
+        Screening.branch_id == branch_id, Screening.conclusion == Conclusion.weak_lax,
+        col(Screening.deleted_at).is_(None),
+        Screening.campaign_id.in_(  # type: ignore[attr-defined]
+            select(Campaign.id).where(Campaign.status == CampaignStatus.active)),
+    ))).scalar_one()
+    if branch.is_weak_lax != bool(flagged):
+        branch.is_weak_lax = bool(flagged)
+        session.add(branch)
+
+
+def create_screening(*, session: Session, actor: Actor, data: ScreeningCreate) -> Screening:
+    check_campaign(session, data.campaign_id)
+    try:
+        branch = get_branch(session=session, actor=actor, branch_id=data.branch_id)
+    except NotFound:
+        raise Invalid("branch_id", "所选党支部不存在") from None
+    require_township_write(actor, branch.township_id, "排查摸底")
+    clash = session.execute(select(Screening.id).where(
+        Screening.campaign_id == data.campaign_id, Screening.branch_id == data.branch_id,
+        col(Screening.deleted_at).is_(None),
+    )).first()
+    if clash is not None:
+        raise Conflict("本次专项整治已有该党支部的排查记录,请修改原记录")
+    results = _check_results(session, data.campaign_id, data.results, data.conclusion)
+    screening = Screening(
+        **data.model_dump(exclude={"results"}), township_id=branch.township_id, results=results
+    )
+    session.add(screening)
+    session.flush()
+    _sync_weak_lax(session, branch.id)  # type: ignore[arg-type]
+    session.flush()
+    return screening
+
+
+def update_screening(
+    *, session: Session, actor: Actor, screening: Screening, data: ScreeningUpdate,
+    version: int | None,
+) -> Screening:
+    require_township_write(actor, screening.township_id, "排查摸底")
+    check_version(screening, version)
+    apply_changes(screening, data, exclude=frozenset({"results"}))
+    if data.results is not None:
+        old = {r["code"]: r.get("problem_id") for r in screening.results}
+        for r in data.results:
+            r.problem_id = r.problem_id or old.get(r.code)
+        screening.results = _check_results(session, screening.campaign_id, data.results,
+                                           screening.conclusion)
+    else:
+        _check_results(session, screening.campaign_id,
+                       [CriterionResult(**r) for r in screening.results], screening.conclusion)
+    session.add(screening)
+    session.flush()
+    _sync_weak_lax(session, screening.branch_id)
+    session.flush()
+    return screening
+
+
+def _visible(actor: Actor) -> ColumnElement[bool]:
+    return record_visible(actor, col(Screening.township_id), col(Screening.branch_id))
+
+
+def get_screening(*, session: Session, actor: Actor, screening_id: int) -> Screening:
+    s = session.scalars(select(Screening).where(
+        Screening.id == screening_id, col(Screening.deleted_at).is_(None), _visible(actor)
+    )).first()
+    if s is None:
+        raise NotFound("排查记录不存在或无权查看")
+    return s
+
+
+def screening_public(
+    session: Session, s: Screening, *, labels: dict[str, Criterion] | None = None,
+    branch_name: str | None = None, due: date | None = None,
+) -> ScreeningPublic:
+    if labels is None:
+        labels = {c.code: c for c in campaign_criteria(session, s.campaign_id)}
+    if branch_name is None:
+        branch = session.get(Branch, s.branch_id)
+        branch_name = branch.name if branch else None
+    if due is None:
+        campaign = session.get(Campaign, s.campaign_id)
+        due = campaign.screening_due if campaign else None
+    results = [
+        ResultPublic(code=r["code"], label=labels[r["code"]].label if r["code"] in labels
+                     else r["code"], hit=r.get("hit", False), note=r.get("note"),
+                     retired=labels[r["code"]].retired if r["code"] in labels else True,
+                     problem_id=r.get("problem_id"))
+        for r in s.results
+    ]
+    return ScreeningPublic(
+        **s.model_dump(exclude={"results"}), results=results, branch_name=branch_name,
+        late=bool(due and s.screened_on > due),
+    )
+
+
+@dataclass(frozen=True)
+class ScreeningFilters:
+    campaign_id: int | None = None
+    branch_id: int | None = None
+    township_id: int | None = None
+    conclusion: Conclusion | None = None
+
+
+def list_screenings(
+    *, session: Session, actor: Actor, filters: ScreeningFilters, page: PageParams
+) -> tuple[list[ScreeningPublic], str | None]:
+    stmt = (
+        select(Screening, Branch.name, Campaign.screening_due)
+        .join(Branch, col(Branch.id) == Screening.branch_id)
+        .join(Campaign, col(Campaign.id) == Screening.campaign_id)
+        .where(col(Screening.deleted_at).is_(None), _visible(actor))
+    )
+    for name in ("campaign_id", "branch_id", "township_id", "conclusion"):
+        value = getattr(filters, name)
+        if value is not None:
+            stmt = stmt.where(getattr(Screening, name) == value)
+    rows, cursor = keyset_page(session, stmt, keys=[col(Screening.id)],
+                               key_of=lambda r: [r[0].id], page=page)
+    labels_by_campaign: dict[int, dict[str, Criterion]] = {}
+    out = []
+    for s, name, due in rows:
+        if s.campaign_id not in labels_by_campaign:
+            labels_by_campaign[s.campaign_id] = {
+                c.code: c for c in campaign_criteria(session, s.campaign_id)}
+        out.append(screening_public(session, s, labels=labels_by_campaign[s.campaign_id],
+                                    branch_name=name, due=due))
+    return out, cursor
+
+
+def hits_to_problems(
+    *, session: Session, actor: Actor, screening: Screening, codes: list[str]
+) -> list[int]:
+    """Open a problem (source: screening) for each chosen hit not yet converted."""
+    require_township_write(actor, screening.township_id, "问题清单")
+    labels = {c.code: c for c in campaign_criteria(session, screening.campaign_id)}
+    wanted = set(codes) if codes else None
+    created: list[int] = []
+    results = [dict(r) for r in screening.results]
+    for r in results:
+        if not r.get("hit") or r.get("problem_id") or (wanted and r["code"] not in wanted):
+            continue
+        label = labels[r["code"]].label if r["code"] in labels else r["code"]
+        description = f"{label}" + (f":{r['note']}" if r.get("note") else "")
+        problem = create_problem(session=session, actor=actor, data=ProblemCreate(
+            campaign_id=screening.campaign_id, township_id=screening.township_id,
+            branch_id=screening.branch_id, category=r["code"], source=ProblemSource.screening,
+            description=description,
+        ))
+        r["problem_id"] = problem.id
+        created.append(problem.id)  # type: ignore[arg-type]
+    if wanted and not created:
+        raise Conflict("所选情形没有可转为问题的排查发现(未判定存在,或已转为问题)")
+    screening.results = results
+    session.add(screening)
+    session.flush()
+    return created
+
+
+def screening_progress(
+    *, session: Session, actor: Actor, campaign_id: int, township_id: int | None,
+    today: date | None = None,
+) -> ScreeningProgress:
+    """Target branches (village and community) screened, late, or still to do."""
+    today = today or date.today()
+    campaign = get_campaign(session=session, campaign_id=campaign_id)
+    stmt = (
+        select(Branch.id, Branch.name, Branch.township_id, Township.name, Branch.kind,
+               Screening.id, Screening.screened_on, Screening.conclusion)
+        .join(Township, col(Township.id) == Branch.township_id)
+        .outerjoin(Screening, (col(Screening.branch_id) == Branch.id)
+                   & (Screening.campaign_id == campaign_id)
+                   & col(Screening.deleted_at).is_(None))
+        .where(col(Branch.deleted_at).is_(None), col(Branch.kind).in_(TARGET_KINDS),
+               branch_visible(actor))
+        .order_by(Township.name, Branch.name)
+    )
+    if township_id is not None:
+        stmt = stmt.where(Branch.township_id == township_id)
+    due = campaign.screening_due
+    branches = []
+    for bid, name, tid, tname, kind, sid, screened_on, conclusion in session.execute(stmt):
+        if sid is None:
+            state = "todo"
+        elif conclusion == Conclusion.pending:
+            state = "pending"
+        elif due and screened_on > due:
+            state = "late"
+        else:
+            state = "done"
+        branches.append(BranchProgress(
+            branch_id=bid, branch_name=name, township_id=tid, township_name=tname,
+            kind=str(getattr(kind, "value", kind)), state=state, screened_on=screened_on,
+            conclusion=conclusion, screening_id=sid,
+        ))
+    done = [b for b in branches if b.state in ("done", "late")]
+    return ScreeningProgress(
+        campaign_id=campaign_id, due=due,
+        days_left=(due - today).days if due else None,
+        target=len(branches), done=len(done),
+        done_by_due=sum(1 for b in branches if b.state == "done"),
+        late=sum(1 for b in branches if b.state == "late"),
+        todo=sum(1 for b in branches if b.state in ("todo", "pending")),
+        weak_lax=sum(1 for b in branches if b.conclusion == Conclusion.weak_lax),
+        branches=branches,
+    )

@@ -1,0 +1,141 @@
+"""Early warning (预警): branches ranked by the signals the records hold, each with its figure.
+
+Thresholds and weights are settings (`warn_*` in app/config.py). A branch's score is the
+sum of the weights of its signals; overdue tasks count once each up to a cap.
+"""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlmodel import Session, col
+
+from app.config import Settings
+from app.models.branch import Branch, BranchKind
+from app.models.campaign import Campaign
+from app.models.feedback import FeedbackForm, Satisfaction
+from app.models.screening import Conclusion, EarlyWarning, Screening, WarningReason
+from app.models.task import Task
+from app.models.township import Township
+from app.services.actors import Actor, branch_visible
+from app.services.campaigns import latest_active
+from app.services.tasks import overdue_condition
+
+
+def _overdue_by_branch(session: Session, branch_ids: list[int], today: date) -> dict[int, int]:
+    rows = session.execute(
+        select(Task.branch_id, func.count(Task.id))
+        .where(col(Task.branch_id).in_(branch_ids), col(Task.deleted_at).is_(None),
+               overdue_condition(today))
+        .group_by(Task.branch_id)
+    ).all()
+    return {int(b): int(n) for b, n in rows if b is not None}
+
+
+def _satisfaction_by_branch(
+    session: Session, branch_ids: list[int], campaign_id: int | None
+) -> dict[int, tuple[int, int]]:
+    """Per branch: (dissatisfied, answered)."""
+    dissatisfied = func.sum(
+        case((FeedbackForm.satisfaction == Satisfaction.dissatisfied, 1), else_=0)
+    )
+    stmt = (
+        select(FeedbackForm.branch_id, dissatisfied, func.count(FeedbackForm.id))
+        .where(col(FeedbackForm.branch_id).in_(branch_ids), col(FeedbackForm.deleted_at).is_(None),
+               col(FeedbackForm.satisfaction).is_not(None))
+        .group_by(FeedbackForm.branch_id)
+    )
+    if campaign_id is not None:
+        stmt = stmt.where(FeedbackForm.campaign_id == campaign_id)
+    return {int(b): (int(d or 0), int(n)) for b, d, n in session.execute(stmt)}
+
+
+def _earlier_weak_lax(
+    session: Session, branch_ids: list[int], campaign: Campaign | None
+) -> dict[int, str]:
+    """Branches concluded weak and lax in an earlier campaign, with that campaign's name."""
+    stmt = (
+        select(Screening.branch_id, Campaign.name)
+        .join(Campaign, col(Campaign.id) == Screening.campaign_id)
+        .where(col(Screening.branch_id).in_(branch_ids), col(Screening.deleted_at).is_(None),
+               Screening.conclusion == Conclusion.weak_lax)
+        .order_by(Campaign.starts_on)
+    )
+    if campaign is not None:
+        stmt = stmt.where(Campaign.id != campaign.id, Campaign.starts_on < campaign.starts_on)
+    return {int(b): str(name) for b, name in session.execute(stmt)}
+
+
+def _reasons(
+    b: Branch, settings: Settings, today: date, overdue: int, sat: tuple[int, int] | None,
+    earlier: str | None,
+) -> list[tuple[str, str, Any, float]]:
+    """(code, message, figure, weight) for every signal the branch shows."""
+    w = settings.warn_weights
+    out: list[tuple[str, str, Any, float]] = []
+    if b.member_count > 0 and b.members_35_under == 0:
+        out.append(("no_young_members", "没有35岁及以下党员", 0, w["no_young_members"]))
+    recorded = sum(x or 0 for x in (b.members_35_under, b.members_36_55, b.members_56_over))
+    if recorded and (b.members_56_over or 0) / recorded > settings.warn_old_share:
+        share = round((b.members_56_over or 0) / recorded, 3)
+        out.append(("aging_members", f"56岁及以上党员占{share:.0%}", share, w["aging_members"]))
+    if b.secretary_birth_year is not None:
+        age = today.year - b.secretary_birth_year
+        if age >= settings.secretary_age_limit:
+            out.append(("secretary_60_plus", f"书记{age}岁", age, w["secretary_60_plus"]))
+    if b.kind == BranchKind.village and not b.secretary_is_director:
+        out.append(("no_dual_role", "书记、主任未“一肩挑”,换届存在隐患", False,
+                    w["no_dual_role"]))
+    if (b.kind == BranchKind.village and b.collective_income_wan is not None
+            and b.collective_income_wan < settings.low_income_threshold_wan):
+        out.append(("low_collective_income",
+                    f"村集体经济收入{b.collective_income_wan}万元,低于{settings.low_income_threshold_wan}万元",
+                    float(b.collective_income_wan), w["low_collective_income"]))
+    if overdue:
+        counted = min(overdue, settings.warn_overdue_cap)
+        out.append(("overdue_tasks", f"{overdue}项整改任务逾期", overdue,
+                    w["overdue_tasks"] * counted))
+    if sat and sat[1] >= settings.warn_min_answers:
+        share = round(sat[0] / sat[1], 3)
+        if share > settings.warn_dissatisfied_share:
+            out.append(("dissatisfied_feedback",
+                        f"征求意见中“不满意”占{share:.0%}({sat[0]}/{sat[1]})", share,
+                        w["dissatisfied_feedback"]))
+    if earlier:
+        out.append(("earlier_weak_lax", f"曾在“{earlier}”中被认定为软弱涣散", earlier,
+                    w["earlier_weak_lax"]))
+    return out
+
+
+def early_warnings(
+    *, session: Session, actor: Actor, settings: Settings, campaign_id: int | None,
+    township_id: int | None, limit: int | None = None, today: date | None = None,
+) -> list[EarlyWarning]:
+    """Visible branches with at least one signal, highest score first."""
+    today = today or date.today()
+    campaign = session.get(Campaign, campaign_id) if campaign_id else latest_active(session=session)
+    stmt = (
+        select(Branch, Township.name)
+        .join(Township, col(Township.id) == Branch.township_id)
+        .where(col(Branch.deleted_at).is_(None), branch_visible(actor))
+    )
+    if township_id is not None:
+        stmt = stmt.where(Branch.township_id == township_id)
+    rows = session.execute(stmt).all()
+    ids = [b.id for b, _ in rows]
+    overdue = _overdue_by_branch(session, ids, today) if ids else {}
+    sat = _satisfaction_by_branch(session, ids, campaign.id if campaign else None) if ids else {}
+    earlier = _earlier_weak_lax(session, ids, campaign) if ids else {}
+    ranked = []
+    for b, tname in rows:
+        reasons = _reasons(b, settings, today, overdue.get(b.id, 0), sat.get(b.id),
+                           earlier.get(b.id))
+        if not reasons:
+            continue
+        ranked.append(EarlyWarning(
+            branch_id=b.id, branch_name=b.name, township_id=b.township_id, township_name=tname,
+            score=round(sum(r[3] for r in reasons), 2),
+            reasons=[WarningReason(code=c, message=m, value=v) for c, m, v, _ in reasons],
+        ))
+    ranked.sort(key=lambda e: (-e.score, e.branch_id))
+    return ranked[:limit] if limit else ranked
