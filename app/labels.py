@@ -37,6 +37,10 @@ LABELS: dict[str, dict[str, str]] = {
         "party_member": "党员", "villager": "群众", "cadre": "干部", "other": "其他",
     },
     "satisfaction": {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"},
+    "activity_kind": {
+        "meeting": "专题会议", "training": "集中培训", "warning_education": "警示教育",
+        "visit": "走访", "other": "其他",
+    },
     "conclusion": {"weak_lax": "软弱涣散", "sound": "未发现软弱涣散", "pending": "待定"},
     "progress_state": {
         "done": "已完成", "late": "逾期完成", "pending": "待定结论", "todo": "未排查",
@@ -61,6 +65,7 @@ LABELS: dict[str, dict[str, str]] = {
         "issued": "发放份数", "opinion_ids": "意见",
         "led_by": "带队领导", "led_by_title": "职务", "screened_on": "排查日期",
         "conclusion": "结论", "summary": "情况说明", "results": "排查结果", "codes": "情形",
+        "held_on": "日期", "participants": "参加人数",
         "cursor": "分页游标", "limit": "每页条数", "types": "记录类型", "scope": "权限",
     },
 }

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import (
+    activities,
     audit,
     auth,
     branches,
@@ -22,6 +23,7 @@ from app.api import (
     feedback,
     health,
     problems,
+    reports,
     screenings,
     tasks,
     townships,
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     error_handlers.install(app)
     app.add_middleware(RequestContext)
     for module in (auth, townships, branches, campaigns, problems, tasks, feedback, screenings,
-                   exports, users, audit, changes):
+                   activities, reports, exports, users, audit, changes):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)

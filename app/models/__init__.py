@@ -1,5 +1,6 @@
 """All tables, imported so that `SQLModel.metadata` knows them (Alembic targets it)."""
 
+from app.models.activity import Activity
 from app.models.audit import AuditEvent
 from app.models.base import metadata
 from app.models.branch import Branch
@@ -14,8 +15,27 @@ from app.models.township import Township
 from app.models.user import ApiToken, LoginSession, LoginThrottle, User
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditEvent", "Branch", "Campaign", "Change", "ChangeCounter",
-    "Criterion", "FeedbackForm", "FormIssuance", "IdempotencyRecord", "Opinion",
-    "Suggestion", "LoginSession", "LoginThrottle", "Problem", "Screening",
-    "ProgressUpdate", "Task", "Township", "User", "metadata",
+    "Activity",
+    "ApiToken",
+    "Attachment",
+    "AuditEvent",
+    "Branch",
+    "Campaign",
+    "Change",
+    "ChangeCounter",
+    "Criterion",
+    "FeedbackForm",
+    "FormIssuance",
+    "IdempotencyRecord",
+    "LoginSession",
+    "LoginThrottle",
+    "Opinion",
+    "Problem",
+    "ProgressUpdate",
+    "Screening",
+    "Suggestion",
+    "Task",
+    "Township",
+    "User",
+    "metadata",
 ]

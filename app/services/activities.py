@@ -1,0 +1,111 @@
+"""Activities (工作开展情况): scoped queries and changes."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, select
+from sqlmodel import Session, col
+
+from app.models.activity import (
+    Activity,
+    ActivityCreate,
+    ActivityKind,
+    ActivityPublic,
+    ActivityUpdate,
+)
+from app.models.branch import Branch
+from app.models.township import Township
+from app.services.actors import Actor, record_visible, require_township_write
+from app.services.campaigns import check_campaign
+from app.services.errors import Invalid, NotFound
+from app.services.pagination import PageParams, keyset_page
+from app.services.records import apply_changes, check_version, soft_delete
+
+
+def _visible(actor: Actor) -> ColumnElement[bool]:
+    return record_visible(actor, col(Activity.township_id), col(Activity.branch_id))
+
+
+def _check_branch(session: Session, township_id: int, branch_id: int | None) -> None:
+    if branch_id is None:
+        return
+    branch = session.get(Branch, branch_id)
+    if branch is None or branch.deleted_at is not None or branch.township_id != township_id:
+        raise Invalid("branch_id", "所选党支部不存在或不属于该乡镇")
+
+
+def create_activity(*, session: Session, actor: Actor, data: ActivityCreate) -> Activity:
+    require_township_write(actor, data.township_id, "工作开展情况")
+    township = session.get(Township, data.township_id)
+    if township is None or township.deleted_at is not None:
+        raise Invalid("township_id", "所选乡镇不存在")
+    check_campaign(session, data.campaign_id)
+    _check_branch(session, data.township_id, data.branch_id)
+    activity = Activity.model_validate(data)
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def get_activity(*, session: Session, actor: Actor, activity_id: int) -> Activity:
+    a = session.scalars(select(Activity).where(
+        Activity.id == activity_id, col(Activity.deleted_at).is_(None), _visible(actor)
+    )).first()
+    if a is None:
+        raise NotFound("活动记录不存在或无权查看")
+    return a
+
+
+def update_activity(
+    *, session: Session, actor: Actor, activity: Activity, data: ActivityUpdate,
+    version: int | None,
+) -> Activity:
+    require_township_write(actor, activity.township_id, "工作开展情况")
+    check_version(activity, version)
+    sent = apply_changes(activity, data)
+    if "branch_id" in sent:
+        _check_branch(session, activity.township_id, activity.branch_id)
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def delete_activity(
+    *, session: Session, actor: Actor, activity: Activity, version: int | None
+) -> None:
+    require_township_write(actor, activity.township_id, "工作开展情况")
+    check_version(activity, version)
+    soft_delete(activity)
+    session.add(activity)
+    session.flush()
+
+
+def activity_public(session: Session, a: Activity) -> ActivityPublic:
+    branch = session.get(Branch, a.branch_id) if a.branch_id else None
+    return ActivityPublic(**a.model_dump(), branch_name=branch.name if branch else None)
+
+
+@dataclass(frozen=True)
+class ActivityFilters:
+    campaign_id: int | None = None
+    township_id: int | None = None
+    kind: ActivityKind | None = None
+
+
+def list_activities(
+    *, session: Session, actor: Actor, filters: ActivityFilters, page: PageParams,
+) -> tuple[list[ActivityPublic], str | None]:
+    """Activities in date order (then id)."""
+    stmt = (
+        select(Activity, Branch.name)
+        .outerjoin(Branch, col(Branch.id) == Activity.branch_id)
+        .where(col(Activity.deleted_at).is_(None), _visible(actor))
+    )
+    for name in ("campaign_id", "township_id", "kind"):
+        value = getattr(filters, name)
+        if value is not None:
+            stmt = stmt.where(getattr(Activity, name) == value)
+    rows, cursor = keyset_page(
+        session, stmt, keys=[col(Activity.held_on), col(Activity.id)],
+        key_of=lambda r: [r[0].held_on.isoformat(), r[0].id], page=page,
+    )
+    return [ActivityPublic(**a.model_dump(), branch_name=name) for a, name in rows], cursor
