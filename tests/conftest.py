@@ -46,7 +46,9 @@ class Database:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
     backend = request.param
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("db") / "rectify.db"
@@ -75,14 +77,21 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 def _empty(engine: Engine) -> None:
+    """Empty every table, then restore the rows the migrations seed."""
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            names = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
         conn.execute(text("INSERT INTO change_counter (id, value) VALUES (1, 0)"))
+    # put back what the migrations seed, so every test starts from a freshly migrated state
+    from tests.factories import committed, ensure_default_criteria
+
+    with committed(engine) as session:
+        ensure_default_criteria(session)
 
 
 @pytest.fixture
@@ -116,7 +125,9 @@ class Browser:
     def __init__(self, app, username: str, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
         self.client = TestClient(app)
         self.client.__enter__()
-        r = self.client.post("/api/v1/auth/login", json={"username": username, "password": password})
+        r = self.client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        )
         assert r.status_code == 200, r.text
         self.csrf = r.json()["csrf_token"]
         self.client.headers["X-CSRF-Token"] = self.csrf
@@ -165,10 +176,16 @@ def world(engine: Engine) -> World:
         b2 = make_branch(s, t2, name="乙一村党支部")
         users = {
             Role.county_admin: make_user(s, Role.county_admin, username="admin").username,
-            Role.township_staff: make_user(s, Role.township_staff, township=t1, username="staff").username,
-            Role.branch_secretary: make_user(s, Role.branch_secretary, branch=b1, username="secretary").username,
+            Role.township_staff: make_user(
+                s, Role.township_staff, township=t1, username="staff"
+            ).username,
+            Role.branch_secretary: make_user(
+                s, Role.branch_secretary, branch=b1, username="secretary"
+            ).username,
             Role.viewer: make_user(s, Role.viewer, township=t1, username="viewer").username,
             "county_viewer": make_user(s, Role.viewer, username="countyviewer").username,
-            "other_staff": make_user(s, Role.township_staff, township=t2, username="otherstaff").username,
+            "other_staff": make_user(
+                s, Role.township_staff, township=t2, username="otherstaff"
+            ).username,
         }
         return World(t1, t2, b1, b2, users)
