@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import CurrentActor
 from app.api.routing import TransactionRoute
 from app.models.task import TaskStatus
+from app.services.exports import as_csv, as_ndjson, as_xlsx, export_select, parse_target, rows
 from app.services.ledger import csv_stream, file_chunks, ledger_rows, xlsx_file
 from app.services.tasks import TaskFilters
 
@@ -62,3 +63,22 @@ async def ledger_xlsx(
     )
     return StreamingResponse(file_chunks(path), media_type=XLSX,
                              headers=_disposition("整改台账.xlsx"))
+
+
+@router.get("/exports/{target}")
+async def export_table(request: Request, actor: CurrentActor, target: str) -> StreamingResponse:
+    """A whole table (`branches`, `problems`, `tasks`, `feedback-forms`, `opinions`,
+    `screenings`, `activities`) as `.csv`, `.ndjson` or `.xlsx`, streamed; same filters as
+    its list."""
+    spec, name, fmt = parse_target(target)
+    stmt = export_select(spec, actor, dict(request.query_params))
+    engine = request.app.state.engine
+    headers = _disposition(f"{name}.{fmt}")
+    if fmt == "csv":
+        return StreamingResponse(as_csv(spec.columns, rows(engine, stmt)),
+                                 media_type="text/csv; charset=utf-8", headers=headers)
+    if fmt == "ndjson":
+        return StreamingResponse(as_ndjson(spec.columns, rows(engine, stmt)),
+                                 media_type="application/x-ndjson", headers=headers)
+    path = await run_in_threadpool(lambda: as_xlsx(spec.columns, rows(engine, stmt), name))
+    return StreamingResponse(file_chunks(path), media_type=XLSX, headers=headers)

@@ -1,0 +1,184 @@
+"""Whole-table exports streamed as CSV, NDJSON or XLSX, in the reader's scope.
+
+Rows are read with Core (no ORM objects) through a server-side cursor in batches and
+written out as they come, so memory stays flat whatever the number of rows.
+"""
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import xlsxwriter
+from sqlalchemy import ColumnElement, Engine, Select, select
+from sqlmodel import col
+
+from app.models.activity import Activity
+from app.models.branch import Branch
+from app.models.feedback import FeedbackForm, Opinion
+from app.models.problem import Problem
+from app.models.screening import Screening
+from app.models.task import Task
+from app.services.actors import Actor, branch_visible, record_visible
+from app.services.errors import Invalid
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """A table that can be exported: its columns and the filters its list takes."""
+
+    model: Any
+    columns: tuple[str, ...]
+    filters: dict[str, type]
+    scope: Callable[[Actor], ColumnElement[bool]]
+
+
+def _placed(model: Any) -> Callable[[Actor], ColumnElement[bool]]:
+    return lambda actor: record_visible(actor, col(model.township_id), col(model.branch_id))
+
+
+EXPORTS: dict[str, ExportSpec] = {
+    "branches": ExportSpec(
+        Branch,
+        ("id", "township_id", "name", "kind", "member_count", "members_35_under",
+         "members_36_55", "members_56_over", "applicants_35_under", "secretary_name",
+         "secretary_birth_year", "secretary_is_director", "collective_income_wan",
+         "income_sources", "is_weak_lax", "notes", "version", "updated_at"),
+        {"township_id": int, "kind": str}, branch_visible,
+    ),
+    "problems": ExportSpec(
+        Problem,
+        ("id", "campaign_id", "township_id", "branch_id", "category", "source", "description",
+         "version", "updated_at"),
+        {"campaign_id": int, "township_id": int, "branch_id": int, "category": str,
+         "source": str}, _placed(Problem),
+    ),
+    "tasks": ExportSpec(
+        Task,
+        ("id", "problem_id", "campaign_id", "township_id", "branch_id", "title", "description",
+         "responsible_unit", "responsible_person", "due_on", "status", "submitted_at",
+         "submitted_by", "verified_at", "verified_by", "version", "updated_at"),
+        {"campaign_id": int, "township_id": int, "branch_id": int, "problem_id": int,
+         "status": str}, _placed(Task),
+    ),
+    "feedback-forms": ExportSpec(
+        FeedbackForm,
+        ("id", "campaign_id", "township_id", "branch_id", "respondent_kind", "anonymous",
+         "respondent_name", "satisfaction", "submitted_by", "submitted_at", "version"),
+        {"campaign_id": int, "township_id": int, "branch_id": int}, _placed(FeedbackForm),
+    ),
+    "opinions": ExportSpec(
+        Opinion,
+        ("id", "form_id", "campaign_id", "township_id", "branch_id", "theme", "text",
+         "suggestion_id", "version", "created_at"),
+        {"campaign_id": int, "township_id": int, "branch_id": int, "theme": str},
+        _placed(Opinion),
+    ),
+    "screenings": ExportSpec(
+        Screening,
+        ("id", "campaign_id", "township_id", "branch_id", "led_by", "led_by_title",
+         "screened_on", "conclusion", "summary", "results", "version", "updated_at"),
+        {"campaign_id": int, "township_id": int, "branch_id": int, "conclusion": str},
+        _placed(Screening),
+    ),
+    "activities": ExportSpec(
+        Activity,
+        ("id", "campaign_id", "township_id", "branch_id", "kind", "held_on", "title",
+         "participants", "summary", "version"),
+        {"campaign_id": int, "township_id": int, "kind": str}, _placed(Activity),
+    ),
+}
+FORMATS = ("csv", "ndjson", "xlsx")
+
+
+def parse_target(target: str) -> tuple[ExportSpec, str, str]:
+    """`opinions.csv` → (the spec, "opinions", "csv"), or a field error."""
+    name, _, fmt = target.rpartition(".")
+    if name not in EXPORTS:
+        raise Invalid("table", f"不能导出“{name}”;可导出:{'、'.join(EXPORTS)}")
+    if fmt not in FORMATS:
+        raise Invalid("format", "导出格式应为 csv、ndjson 或 xlsx")
+    return EXPORTS[name], name, fmt
+
+
+def export_select(spec: ExportSpec, actor: Actor, params: dict[str, str]) -> Select[Any]:
+    model = spec.model
+    stmt = select(*[getattr(model, c) for c in spec.columns]).where(
+        col(model.deleted_at).is_(None), spec.scope(actor)
+    )
+    for name, kind in spec.filters.items():
+        raw = params.get(name)
+        if raw in (None, ""):
+            continue
+        try:
+            value: Any = kind(raw)
+        except ValueError:
+            raise Invalid(name, "应为整数") from None
+        stmt = stmt.where(getattr(model, name) == value)
+    return stmt.order_by(model.id)
+
+
+def rows(engine: Engine, stmt: Select[Any]) -> Iterator[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
+        for row in result:
+            yield tuple(row)
+
+
+def _plain(value: Any) -> Any:
+    value = getattr(value, "value", value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def as_csv(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(columns)
+    for i, row in enumerate(data, start=1):
+        writer.writerow(["" if v is None else _plain(v) for v in row])
+        if i % 1000 == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def as_ndjson(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:
+    lines: list[str] = []
+    for row in data:
+        record = {c: (_plain(v) if not isinstance(v, list | dict) else v)
+                  for c, v in zip(columns, row, strict=True)}
+        lines.append(json.dumps(record, ensure_ascii=False, default=str))
+        if len(lines) >= 1000:
+            yield ("\n".join(lines) + "\n").encode()
+            lines = []
+    if lines:
+        yield ("\n".join(lines) + "\n").encode()
+
+
+def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]], sheet: str) -> str:
+    """Write to a temporary workbook in constant memory; answer its path."""
+    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="export-")
+    os.close(fd)
+    book = xlsxwriter.Workbook(path, {"constant_memory": True})
+    ws = book.add_worksheet(sheet[:31])
+    ws.write_row(0, 0, columns, book.add_format({"bold": True}))
+    for r, row in enumerate(data, start=1):
+        ws.write_row(r, 0, ["" if v is None else _plain(v) for v in row])
+    book.close()
+    return path

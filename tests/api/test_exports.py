@@ -1,0 +1,83 @@
+"""Whole-table exports: formats, scope and filters."""
+
+import csv
+import io
+import json
+
+from openpyxl import load_workbook
+
+from app.models.feedback import Opinion, Theme
+from app.models.user import Role
+from tests.factories import (
+    committed,
+    make_branch,
+    make_campaign,
+    make_feedback_form,
+    make_screening,
+    make_township,
+    make_user,
+)
+
+
+def _arrange(engine):
+    with committed(engine) as s:
+        campaign = make_campaign(s)
+        a, b = make_township(s), make_township(s)
+        ba, bb = make_branch(s, a), make_branch(s, b)
+        for branch, theme in ((ba, Theme.service), (ba, Theme.prosperity), (bb, Theme.other)):
+            form = make_feedback_form(s, campaign, branch)
+            s.add(Opinion(text=f"意见{theme.value}", theme=theme, form_id=form.id,
+                          campaign_id=campaign.id, township_id=branch.township_id,
+                          branch_id=branch.id))
+        make_screening(s, campaign, ba)
+        make_user(s, Role.township_staff, township=a, username="staff_a")
+        make_user(s, Role.county_admin, username="admin")
+        return campaign.id, ba.id
+
+
+def test_opinions_ndjson_is_scoped_and_filtered(engine, login):
+    _cid, branch_a = _arrange(engine)
+    staff = login("staff_a")
+    r = staff.get("/api/v1/exports/opinions.ndjson")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/x-ndjson")
+    records = [json.loads(line) for line in r.text.splitlines()]
+    assert {x["branch_id"] for x in records} == {branch_a}
+    assert sorted(x["theme"] for x in records) == ["prosperity", "service"]
+    r = staff.get("/api/v1/exports/opinions.ndjson", params={"theme": "service"})
+    assert [json.loads(line)["text"] for line in r.text.splitlines()] == ["意见service"]
+    admin_lines = login("admin").get("/api/v1/exports/opinions.ndjson").text.splitlines()
+    assert len(admin_lines) == 3
+
+
+def test_feedback_forms_csv_has_a_header_and_no_names(engine, login):
+    _arrange(engine)
+    r = login("admin").get("/api/v1/exports/feedback-forms.csv")
+    assert r.status_code == 200
+    table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert table[0][:3] == ["id", "campaign_id", "township_id"]
+    assert len(table) == 4
+    name_col = table[0].index("respondent_name")
+    assert all(row[name_col] == "" for row in table[1:])
+
+
+def test_screenings_xlsx_opens(engine, login):
+    _arrange(engine)
+    r = login("admin").get("/api/v1/exports/screenings.xlsx")
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.content)).active
+    header = [c.value for c in ws[1]]
+    assert header[:3] == ["id", "campaign_id", "township_id"]
+    assert ws.max_row == 2
+    assert ws.cell(row=2, column=header.index("led_by") + 1).value == "王书记"
+
+
+def test_unknown_table_or_format_is_a_clear_error(engine, login):
+    _arrange(engine)
+    admin = login("admin")
+    r = admin.get("/api/v1/exports/users.csv")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "table"
+    r = admin.get("/api/v1/exports/opinions.pdf")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format"
+    r = admin.get("/api/v1/exports/opinions.csv", params={"branch_id": "x"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "branch_id"
