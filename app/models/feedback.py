@@ -115,10 +115,9 @@ class FeedbackFormCreate(BlankIsNull, FeedbackFormBase):
 
     @model_validator(mode="after")
     def _anonymous_has_no_name(self) -> "FeedbackFormCreate":
+        # a named form without a name is refused by the service, on `respondent_name`
         if self.anonymous:
             self.respondent_name = None
-        elif not (self.respondent_name or "").strip():
-            raise ValueError("实名填写须提供填表人姓名")
         return self
 
 

@@ -126,10 +126,13 @@ def create_form(*, session: Session, actor: Actor, data: FeedbackFormCreate) -> 
     if not _may_enter_forms(actor, branch):
         raise Forbidden("只能录入本支部的征求意见表")
     check_campaign(session, data.campaign_id)
+    name = None if data.anonymous else (data.respondent_name or "").strip()
+    if not data.anonymous and not name:
+        raise Invalid("respondent_name", "实名填写须提供填表人姓名")
     form = FeedbackForm(
         campaign_id=data.campaign_id, branch_id=branch.id, township_id=branch.township_id,  # type: ignore[arg-type]
         respondent_kind=data.respondent_kind, anonymous=data.anonymous,
-        respondent_name=None if data.anonymous else (data.respondent_name or "").strip(),
+        respondent_name=name,
         satisfaction=data.satisfaction, submitted_by=actor.display_name or actor.label,
     )
     session.add(form)
@@ -343,6 +346,7 @@ def suggestion_to_problem(
     *, session: Session, actor: Actor, suggestion: Suggestion, data: SuggestionToProblem
 ) -> Problem:
     """Open a problem (source: feedback) from the suggestion and link them, in one action."""
+    require_township_write(actor, suggestion.township_id, "问题清单")
     if data.version is not None:
         check_version(suggestion, data.version)
     if suggestion.problem_id is not None:
@@ -396,9 +400,9 @@ def feedback_stats(
 ) -> FeedbackStats:
     """Issued, returned, return rate, opinions by theme, suggestions, satisfaction: SQL sums."""
     def scoped(stmt: Any, model: Any, branch_col: bool = True) -> Any:
-        stmt = stmt.where(record_visible(actor, col(model.township_id),
-                                         col(model.branch_id) if branch_col
-                                         else col(model.township_id)))
+        # suggestions have no branch: they are seen as GET /suggestions sees them
+        stmt = stmt.where(record_visible(actor, col(model.township_id), col(model.branch_id))
+                          if branch_col else _suggestion_visible(actor))
         if campaign_id is not None:
             stmt = stmt.where(model.campaign_id == campaign_id)
         if township_id is not None:
