@@ -64,7 +64,9 @@ _MESSAGES: dict[str, str] = {
 }
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
+def _field_name(loc: tuple[Any, ...], kind: str = "") -> str:
+    if kind == "json_invalid":  # its loc ends with a character offset, not a field
+        return "body"
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
 
@@ -87,7 +89,7 @@ def _message(err: dict[str, Any]) -> str:
 
 
 def validation_errors(exc: RequestValidationError) -> list[FieldError]:
-    return [FieldError(_field_name(tuple(e["loc"])), _message(e)) for e in exc.errors()]
+    return [FieldError(_field_name(tuple(e["loc"]), e["type"]), _message(e)) for e in exc.errors()]
 
 
 def problem(
@@ -161,6 +163,11 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = validation_errors(exc)
     summary = ";".join(f"{label('field', e.field)}:{e.message}" for e in errors[:5])
+    if _is_page(request):
+        return templates.TemplateResponse(
+            request, "pages/error.html", {"status": 422, "detail": summary or "输入有误"},
+            status_code=422,
+        )
     return problem(request, 422, summary or "输入有误", errors=errors)
 
 

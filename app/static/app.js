@@ -2,6 +2,16 @@
 (function () {
   "use strict";
 
+  function flash() { return document.getElementById("flash"); }
+
+  // Bring a message into view and give it focus, so it is seen and read out.
+  function showFlash() {
+    var box = flash();
+    if (!box || !box.textContent.trim()) { return; }
+    box.scrollIntoView({ block: "nearest" });
+    box.focus({ preventScroll: true });
+  }
+
   // Before a request: clear the previous messages, show progress.
   document.addEventListener("htmx:beforeRequest", function (evt) {
     var form = evt.detail.elt.closest("form");
@@ -9,36 +19,69 @@
       form.querySelectorAll(".field-error").forEach(function (p) { p.textContent = ""; });
       form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
     }
-    var flash = document.getElementById("flash");
-    if (flash) { flash.innerHTML = ""; }
+    var box = flash();
+    if (box) { box.innerHTML = ""; }
     document.body.classList.add("busy");
   });
 
-  document.addEventListener("htmx:afterRequest", function () {
-    document.body.classList.remove("busy");
+  // A filter left at "全部" or blank is no filter: leave it out of the query string.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    if (evt.detail.verb !== "get") { return; }
+    var data = evt.detail.formData;
+    var blank = [];
+    data.forEach(function (value, key) {
+      if (typeof value === "string" && value.trim() === "" && data.getAll(key).every(function (v) { return v === ""; })) {
+        blank.push(key);
+      }
+    });
+    blank.forEach(function (key) { data.delete(key); });
   });
 
-  // After field errors arrive (out-of-band), mark their inputs and bring the first into view.
-  document.addEventListener("htmx:afterSettle", function () {
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    document.body.classList.remove("busy");
+    // A filter form keeps its filters in the page's address, so reload and sharing keep them.
+    var form = evt.detail.elt;
+    var pageUrl = form && form.getAttribute && form.getAttribute("data-page-url");
+    if (pageUrl && evt.detail.successful) {
+      var params = new URLSearchParams();
+      new FormData(form).forEach(function (value, key) {
+        if (typeof value === "string" && value.trim() !== "") { params.append(key, value.trim()); }
+      });
+      var query = params.toString();
+      history.replaceState(history.state, "", pageUrl + (query ? "?" + query : ""));
+    }
+  });
+
+  // An error answer lands in #flash with each field's message swapped in beside its field:
+  // mark those inputs and move to the first; with no field to point at, show the message.
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    if (!evt.detail.target || evt.detail.target.id !== "flash") { return; }
     var first = null;
     document.querySelectorAll(".field-error").forEach(function (p) {
       if (!p.textContent.trim()) { return; }
       var input = document.getElementById(p.id.replace(/^err-/, ""));
-      if (input) {
+      if (input && input.type !== "hidden") {
         input.setAttribute("aria-invalid", "true");
         if (!first) { first = input; }
       }
     });
-    if (first && document.activeElement && document.activeElement.closest("form")) {
-      first.focus({ preventScroll: false });
+    if (first) {
+      first.focus();
+      first.scrollIntoView({ block: "center" });
+    } else {
+      showFlash();
     }
   });
 
   // A network failure is shown, never silent.
-  document.addEventListener("htmx:sendError", function () {
-    var flash = document.getElementById("flash");
-    if (flash) {
-      flash.innerHTML = '<div class="alert alert-error" role="alert"><strong>网络连接失败</strong> 请检查网络后重试。</div>';
+  function networkFailed() {
+    document.body.classList.remove("busy");
+    var box = flash();
+    if (box) {
+      box.innerHTML = '<div class="alert alert-error" role="alert"><strong>网络连接失败</strong> 请检查网络后重试,已填写的内容仍保留在页面上。</div>';
+      showFlash();
     }
-  });
+  }
+  document.addEventListener("htmx:sendError", networkFailed);
+  document.addEventListener("htmx:timeout", networkFailed);
 })();

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BeforeValidator
 
 from app.api.deps import SESSION_COOKIE, BranchDep, CurrentActor, SessionDep
 from app.api.represent import Page, with_cursor
@@ -64,11 +65,21 @@ def _branch_form_choices(session: SessionDep, actor: Actor) -> dict[str, Any]:
     }
 
 
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+# A filter form submitted without JavaScript sends "全部" as a blank value: no filter.
+BlankIsNone = BeforeValidator(_blank_is_none)
+
+
 @router.get("/branches")
 def branches_page(
     request: Request, session: SessionDep, actor: CurrentActor,
-    township_id: int | None = None, kind: BranchKind | None = None,
-    q: Annotated[str | None, Query(max_length=50)] = None, flag: BranchFlag | None = None,
+    township_id: Annotated[int | None, BlankIsNone] = None,
+    kind: Annotated[BranchKind | None, BlankIsNone] = None,
+    q: Annotated[str | None, Query(max_length=50)] = None,
+    flag: Annotated[BranchFlag | None, BlankIsNone] = None,
     cursor: str | None = None,
 ) -> Response:
     filters = branch_svc.BranchFilters(township_id=township_id, kind=kind, q=q, flag=flag)
