@@ -6,6 +6,7 @@ so the user's input stays where it was.
 """
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -16,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
 from app.api.represent import wants_html
-from app.labels import label
+from app.labels import LABELS, label
 from app.services.errors import DomainError, FieldError, PreconditionFailed, TooManyRequests
 from app.web.templating import templates
 
@@ -64,6 +65,13 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+# every code's Chinese label, for naming the allowed choices of an enum field
+_CODE_LABELS: dict[str, str] = {
+    code: text for group in LABELS.values() if group is not LABELS["field"]
+    for code, text in group.items()
+}
+
+
 def _field_name(loc: tuple[Any, ...], kind: str = "") -> str:
     if kind == "json_invalid":  # its loc ends with a character offset, not a field
         return "body"
@@ -75,8 +83,9 @@ def _message(err: dict[str, Any]) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     if kind in ("enum", "literal_error"):
-        expected = ctx.get("expected", "")
-        return f"取值无效,可选:{expected}"
+        codes = re.findall(r"'([^']+)'", str(ctx.get("expected", "")))
+        choices = "、".join(f"{_CODE_LABELS.get(c, c)}({c})" for c in codes)
+        return f"取值无效,可选:{choices}"
     if kind == "value_error":
         return str(ctx.get("error", err.get("msg", "")))
     template = _MESSAGES.get(kind)
