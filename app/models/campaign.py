@@ -103,7 +103,9 @@ class Criterion(Timestamped, table=True):
 class CriterionCreate(BlankIsNull, SQLModel):
     """Body of `POST /campaigns/{id}/criteria`: a new item with a new code."""
 
-    code: str = Field(min_length=2, max_length=40, regex=r"^[a-z][a-z0-9_]*$")
+    # pydantic 2 ignores SQLModel's `regex=`; the pattern must be given as `pattern`
+    code: str = Field(min_length=2, max_length=40,
+                      schema_extra={"pattern": r"^[a-z][a-z0-9_]*$"})
     label: str = Field(min_length=1, max_length=200)
     kind: CriterionKind = CriterionKind.criterion
 

@@ -138,7 +138,7 @@ class WarningReason(SQLModel):
 
     code: str
     message: str
-    value: float | int | str | None
+    value: bool | int | float | str | None  # bool first: False stays false, not 0.0
 
 
 class EarlyWarning(SQLModel):

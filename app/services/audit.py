@@ -7,11 +7,14 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.models.audit import AuditEvent
+from app.services.activities import get_activity
 from app.services.actors import Actor
 from app.services.branches import get_branch
 from app.services.errors import Forbidden, Invalid
+from app.services.feedback import get_opinion, get_suggestion
 from app.services.pagination import PageParams, keyset_page
 from app.services.problems import get_problem
+from app.services.screenings import get_screening
 from app.services.tasks import get_task
 from app.services.townships import get_township
 
@@ -21,6 +24,10 @@ VISIBILITY: dict[str, Callable[[Session, Actor, int], object]] = {
     "township": lambda s, a, i: get_township(session=s, actor=a, township_id=i),
     "problem": lambda s, a, i: get_problem(session=s, actor=a, problem_id=i),
     "task": lambda s, a, i: get_task(session=s, actor=a, task_id=i),
+    "screening": lambda s, a, i: get_screening(session=s, actor=a, screening_id=i),
+    "activity": lambda s, a, i: get_activity(session=s, actor=a, activity_id=i),
+    "suggestion": lambda s, a, i: get_suggestion(session=s, actor=a, suggestion_id=i),
+    "opinion": lambda s, a, i: get_opinion(session=s, actor=a, opinion_id=i),
 }
 
 

@@ -1,6 +1,8 @@
 """Campaigns and the criteria they screen against."""
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import case, select
 from sqlmodel import Session, col
 
 from app.models.campaign import (
@@ -10,6 +12,7 @@ from app.models.campaign import (
     CampaignUpdate,
     Criterion,
     CriterionCreate,
+    CriterionKind,
     CriterionUpdate,
     check_campaign_dates,
 )
@@ -86,19 +89,23 @@ def update_campaign(
     return campaign
 
 
+def _criteria_first() -> Any:
+    return case((Criterion.kind == CriterionKind.criterion, 0), else_=1)
+
+
 def campaign_criteria(session: Session, campaign_id: int | None) -> list[Criterion]:
     """The campaign's own criteria and categories if it has any, else the default set."""
     own: list[Criterion] = []
     if campaign_id is not None:
         own = list(session.scalars(
             select(Criterion).where(Criterion.campaign_id == campaign_id)
-            .order_by(Criterion.kind, Criterion.position)
+            .order_by(_criteria_first(), Criterion.position)
         ))
     if own:
         return own
     return list(session.scalars(
         select(Criterion).where(col(Criterion.campaign_id).is_(None))
-        .order_by(Criterion.kind, Criterion.position)
+        .order_by(_criteria_first(), Criterion.position)
     ))
 
 

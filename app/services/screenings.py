@@ -62,8 +62,12 @@ def _check_results(
     return [r.model_dump() for r in results]
 
 
-def _sync_weak_lax(session: Session, branch_id: int) -> None:
-    """A branch is weak and lax while an active campaign's screening concludes so."""
+def _sync_weak_lax(session: Session, branch_id: int, *, was_weak_lax: bool = False) -> None:
+    """A branch is weak and lax while an active campaign's screening concludes so.
+
+    The mark is cleared only when a screening stops concluding `weak_lax` (`was_weak_lax`)
+    and no other active campaign's screening does: a designation made on the register is
+    not undone by a screening that never concluded weak and lax (e.g. a pending one)."""
     branch = session.get(Branch, branch_id)
     assert branch is not None
     flagged = session.execute(select(exists().where(
@@ -72,8 +76,11 @@ def _sync_weak_lax(session: Session, branch_id: int) -> None:
         Screening.campaign_id.in_(  # type: ignore[attr-defined]
             select(Campaign.id).where(Campaign.status == CampaignStatus.active)),
     ))).scalar_one()
-    if branch.is_weak_lax != bool(flagged):
-        branch.is_weak_lax = bool(flagged)
+    if bool(flagged) and not branch.is_weak_lax:
+        branch.is_weak_lax = True
+        session.add(branch)
+    elif not flagged and was_weak_lax and branch.is_weak_lax:
+        branch.is_weak_lax = False
         session.add(branch)
 
 
@@ -107,19 +114,31 @@ def update_screening(
 ) -> Screening:
     require_township_write(actor, screening.township_id, "排查摸底")
     check_version(screening, version)
-    apply_changes(screening, data, exclude=frozenset({"results"}))
+    was_weak_lax = screening.conclusion == Conclusion.weak_lax
+    # No autoflush while the change is checked: one PATCH is one UPDATE (one version, one
+    # audit event), and nothing reaches the database before the results are valid.
+    with session.no_autoflush:
+        apply_changes(screening, data, exclude=frozenset({"results"}))
+        if data.results is not None:
+            old = {r["code"]: r for r in screening.results}
+            for r in data.results:  # the link to a problem is the server's, never the client's
+                r.problem_id = old[r.code].get("problem_id") if r.code in old else None
+            # a retired criterion is no longer on the checklist: its old result stays
+            retired = {c.code for c in _criteria(session, screening.campaign_id) if c.retired}
+            sent = {r.code for r in data.results}
+            kept = [CriterionResult(**r) for code, r in old.items()
+                    if code in retired and code not in sent]
+            results = _check_results(session, screening.campaign_id, [*data.results, *kept],
+                                     screening.conclusion)
+        else:
+            _check_results(session, screening.campaign_id,
+                           [CriterionResult(**r) for r in screening.results],
+                           screening.conclusion)
     if data.results is not None:
-        old = {r["code"]: r.get("problem_id") for r in screening.results}
-        for r in data.results:
-            r.problem_id = r.problem_id or old.get(r.code)
-        screening.results = _check_results(session, screening.campaign_id, data.results,
-                                           screening.conclusion)
-    else:
-        _check_results(session, screening.campaign_id,
-                       [CriterionResult(**r) for r in screening.results], screening.conclusion)
+        screening.results = results
     session.add(screening)
     session.flush()
-    _sync_weak_lax(session, screening.branch_id)
+    _sync_weak_lax(session, screening.branch_id, was_weak_lax=was_weak_lax)
     session.flush()
     return screening
 
@@ -208,7 +227,9 @@ def hits_to_problems(
     for r in results:
         if not r.get("hit") or r.get("problem_id") or (wanted and r["code"] not in wanted):
             continue
-        label = labels[r["code"]].label if r["code"] in labels else r["code"]
+        if r["code"] not in labels or labels[r["code"]].retired:
+            continue  # a retired criterion is no category for a new problem
+        label = labels[r["code"]].label
         description = f"{label}" + (f":{r['note']}" if r.get("note") else "")
         problem = create_problem(session=session, actor=actor, data=ProblemCreate(
             campaign_id=screening.campaign_id, township_id=screening.township_id,
@@ -217,8 +238,8 @@ def hits_to_problems(
         ))
         r["problem_id"] = problem.id
         created.append(problem.id)  # type: ignore[arg-type]
-    if wanted and not created:
-        raise Conflict("所选情形没有可转为问题的排查发现(未判定存在,或已转为问题)")
+    if not created:
+        raise Conflict("没有可转为问题的排查发现:所选情形未判定为存在、已停用,或已转为问题")
     screening.results = results
     session.add(screening)
     session.flush()

@@ -5,6 +5,7 @@ sum of the weights of its signals; overdue tasks count once each up to a cap.
 """
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -18,7 +19,7 @@ from app.models.screening import Conclusion, EarlyWarning, Screening, WarningRea
 from app.models.task import Task
 from app.models.township import Township
 from app.services.actors import Actor, branch_visible
-from app.services.campaigns import latest_active
+from app.services.campaigns import get_campaign, latest_active
 from app.services.tasks import overdue_condition
 
 
@@ -66,6 +67,11 @@ def _earlier_weak_lax(
     return {int(b): str(name) for b, name in session.execute(stmt)}
 
 
+def _wan(amount: Decimal) -> str:
+    """An amount in 万元 as a person writes it: 2.5, 12 (not 2.50, 12.00)."""
+    return f"{amount.normalize():f}"
+
+
 def _reasons(
     b: Branch, settings: Settings, today: date, overdue: int, sat: tuple[int, int] | None,
     earlier: str | None,
@@ -89,7 +95,8 @@ def _reasons(
     if (b.kind == BranchKind.village and b.collective_income_wan is not None
             and b.collective_income_wan < settings.low_income_threshold_wan):
         out.append(("low_collective_income",
-                    f"村集体经济收入{b.collective_income_wan}万元,低于{settings.low_income_threshold_wan}万元",
+                    f"村集体经济收入{_wan(b.collective_income_wan)}万元,"
+                    f"低于{_wan(settings.low_income_threshold_wan)}万元",
                     float(b.collective_income_wan), w["low_collective_income"]))
     if overdue:
         counted = min(overdue, settings.warn_overdue_cap)
@@ -113,7 +120,8 @@ def early_warnings(
 ) -> list[EarlyWarning]:
     """Visible branches with at least one signal, highest score first."""
     today = today or date.today()
-    campaign = session.get(Campaign, campaign_id) if campaign_id else latest_active(session=session)
+    campaign = (get_campaign(session=session, campaign_id=campaign_id) if campaign_id
+                else latest_active(session=session))
     stmt = (
         select(Branch, Township.name)
         .join(Township, col(Township.id) == Branch.township_id)
