@@ -28,6 +28,7 @@ async def login(
     user = await run_in_threadpool(auth.authenticate, session, username, body.password)
     if user is None:
         def _count_failure() -> None:
+            session.rollback()  # release the request's write lock (SQLite) before counting
             with transaction(request.app.state.engine) as s:
                 auth.record_failure(s, username, settings)
 
@@ -67,4 +68,5 @@ def me(session: SessionDep, actor: CurrentActor) -> Response:
 
         raise NotFound("API 令牌没有对应的用户")
     user = session.get(User, actor.user_id)
-    return Response(UserPublic.model_validate(user).model_dump_json(), media_type="application/json")
+    body = UserPublic.model_validate(user).model_dump_json()
+    return Response(body, media_type="application/json")

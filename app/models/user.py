@@ -7,8 +7,8 @@ from typing import ClassVar
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from app.models.forms import BlankIsNull
 from app.models.base import Timestamped, UTCDateTime, Versioned, enum_type, utc_field
+from app.models.forms import BlankIsNull
 
 
 class Role(StrEnum):
@@ -26,7 +26,10 @@ class TokenScope(StrEnum):
 class UserBase(SQLModel):
     """Fields an administrator sets on a user."""
 
-    username: str = Field(min_length=2, max_length=50, regex=r"^[A-Za-z0-9_.\-]+$")
+    # pydantic 2 ignores SQLModel's `regex=`; the pattern must be given as `pattern`
+    username: str = Field(
+        min_length=2, max_length=50, schema_extra={"pattern": r"^[A-Za-z0-9_.\-]+$"}
+    )
     display_name: str = Field(min_length=1, max_length=50)
     role: Role = Field(sa_type=enum_type(Role))
     township_id: int | None = Field(default=None, foreign_key="township.id")

@@ -162,14 +162,15 @@ def _check_age_bands(branch: Branch) -> None:
 
 
 def _check_unique_name(session: Session, branch: Branch) -> None:
-    clash = session.execute(
-        select(Branch.id).where(
-            Branch.township_id == branch.township_id,
-            Branch.name == branch.name,
-            col(Branch.deleted_at).is_(None),
-            Branch.id != (branch.id or 0),
-        )
-    ).first()
+    with session.no_autoflush:  # flushing the changed name first would hit the unique index
+        clash = session.execute(
+            select(Branch.id).where(
+                Branch.township_id == branch.township_id,
+                Branch.name == branch.name,
+                col(Branch.deleted_at).is_(None),
+                Branch.id != (branch.id or 0),
+            )
+        ).first()
     if clash is not None:
         raise Invalid("name", f"本乡镇已有名为“{branch.name}”的党支部")
 

@@ -11,6 +11,7 @@ from app.services.actors import Actor
 from app.services.errors import Forbidden, Invalid
 from app.services.pagination import decode_cursor, encode_cursor
 
+
 def parse_types(types: str | None) -> list[str] | None:
     if not types:
         return None
@@ -51,7 +52,7 @@ def read_changes(
     if actor.township_id is not None:
         stmt = stmt.where(Change.township_id == actor.township_id)
     if cursor:
-        seq, last_id = decode_cursor(cursor, 2)
+        seq, last_id = decode_cursor(cursor, 2, [col(Change.commit_seq), col(Change.id)])
         stmt = stmt.where(tuple_(col(Change.commit_seq), col(Change.id)) > tuple_(seq, last_id))
     if types:
         stmt = stmt.where(col(Change.type).in_(types))

@@ -4,6 +4,7 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, tuple_
@@ -13,6 +14,7 @@ from app.services.errors import Invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+BAD_CURSOR = "分页游标无效,请从第一页重新获取"
 
 
 @dataclass(frozen=True)
@@ -26,15 +28,41 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, width: int) -> list[Any]:
+def decode_cursor(
+    cursor: str, width: int, keys: Sequence[ColumnElement[Any]] | None = None
+) -> list[Any]:
+    """The values of a cursor; with `keys`, each converted to its column's type.
+
+    A forged cursor (wrong shape or types) is refused here, so it never reaches SQL as a 500.
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Invalid("cursor", "分页游标无效,请从第一页重新获取") from exc
+        raise Invalid("cursor", BAD_CURSOR) from exc
     if not isinstance(values, list) or len(values) != width:
-        raise Invalid("cursor", "分页游标无效,请从第一页重新获取")
-    return values
+        raise Invalid("cursor", BAD_CURSOR)
+    if keys is None:
+        return values
+    return [_cursor_value(v, k) for v, k in zip(values, keys, strict=True)]
+
+
+def _cursor_value(value: Any, key: ColumnElement[Any]) -> Any:
+    try:
+        expected = key.type.python_type
+    except NotImplementedError:
+        expected = str
+    if expected is int:
+        if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+            return value
+    elif isinstance(value, str):
+        if expected not in (date, datetime):
+            return value
+        try:
+            return expected.fromisoformat(value)
+        except ValueError:
+            pass
+    raise Invalid("cursor", BAD_CURSOR)
 
 
 def keyset_page(
@@ -51,7 +79,7 @@ def keyset_page(
     cursor, or None on the last page.
     """
     if page.cursor:
-        after = decode_cursor(page.cursor, len(keys))
+        after = decode_cursor(page.cursor, len(keys), keys)
         cond = keys[0] > after[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*after)
         stmt = stmt.where(cond)
     rows = list(session.execute(stmt.order_by(*keys).limit(page.limit + 1)).all())

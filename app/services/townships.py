@@ -45,13 +45,14 @@ def get_township(*, session: Session, actor: Actor, township_id: int) -> Townshi
 
 
 def _check_unique_code(session: Session, township: Township) -> None:
-    clash = session.execute(
-        select(Township.id).where(
-            Township.code == township.code,
-            col(Township.deleted_at).is_(None),
-            Township.id != (township.id or 0),
-        )
-    ).first()
+    with session.no_autoflush:  # flushing the changed code first would hit the unique index
+        clash = session.execute(
+            select(Township.id).where(
+                Township.code == township.code,
+                col(Township.deleted_at).is_(None),
+                Township.id != (township.id or 0),
+            )
+        ).first()
     if clash is not None:
         raise Invalid("code", f"编码“{township.code}”已被其他乡镇使用")
 
