@@ -3,6 +3,7 @@
 import asyncio
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SESSION_COOKIE, CurrentActor, SessionDep, SettingsDep
@@ -29,8 +30,12 @@ async def login(
     if user is None:
         def _count_failure() -> None:
             session.rollback()  # release the request's write lock (SQLite) before counting
-            with transaction(request.app.state.engine) as s:
-                auth.record_failure(s, username, settings)
+            try:
+                with transaction(request.app.state.engine) as s:
+                    auth.record_failure(s, username, settings)
+            except IntegrityError:  # a simultaneous first failure made the row: count again
+                with transaction(request.app.state.engine) as s:
+                    auth.record_failure(s, username, settings)
 
         await run_in_threadpool(_count_failure)
         raise Unauthorized("用户名或密码错误")

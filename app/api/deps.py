@@ -14,6 +14,7 @@ from app.services.actors import Actor
 from app.services.branches import get_branch
 from app.services.errors import Forbidden, Invalid, Unauthorized
 from app.services.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams
+from app.services.records import ANY_VERSION
 from app.services.townships import get_township
 
 SESSION_COOKIE = "rectify_session"
@@ -83,9 +84,11 @@ _ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 def if_match_version(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> int | None:
-    """The version named by `If-Match: "<version>"`, or None when the header is absent."""
+    """The version named by `If-Match: "<version>"`, ANY_VERSION for `*`, or None when absent."""
     if if_match is None:
         return None
+    if if_match.strip() == "*":
+        return ANY_VERSION
     found = _ETAG.match(if_match)
     if found is None:
         raise Invalid("If-Match", "If-Match 应为记录的 ETag,例如 \"3\"")

@@ -7,9 +7,13 @@ from sqlmodel import SQLModel
 from app.models.base import Versioned, utcnow
 from app.services.errors import Invalid, PreconditionFailed, PreconditionRequired
 
+ANY_VERSION = -1  # `If-Match: *`: whatever version is stored
+
 
 def check_version(record: Versioned, expected: int | None) -> None:
     """Refuse a change made against another version than the stored one (412), or none (428)."""
+    if expected == ANY_VERSION:
+        return
     if expected is None:
         raise PreconditionRequired(
             "修改需要当前版本号:请带上 If-Match 请求头或在请求体中提供 version"
