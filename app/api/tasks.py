@@ -24,8 +24,10 @@ from app.services.evidence import file_path
 router = APIRouter(tags=["tasks"], route_class=TransactionRoute)
 
 
-def load_task(session: SessionDep, actor: CurrentActor, task_id: int = Path()) -> Task:
-    return svc.get_task(session=session, actor=actor, task_id=task_id)
+def load_task(request: Request, session: SessionDep, actor: CurrentActor,
+              task_id: int = Path()) -> Task:
+    write = request.method not in ("GET", "HEAD")
+    return svc.get_task(session=session, actor=actor, task_id=task_id, for_update=write)
 
 
 TaskDep = Annotated[Task, Depends(load_task)]
@@ -33,8 +35,10 @@ TaskDep = Annotated[Task, Depends(load_task)]
 
 def task_page_context(session: SessionDep, actor: CurrentActor, task: Task) -> dict[str, object]:
     """What the task fragment shows besides the task: its timeline and the allowed actions."""
+    timeline = svc.timeline(session=session, task=task)
     return {
-        "timeline": svc.timeline(session=session, task=task),
+        "timeline": timeline,
+        "people": svc.display_names(session, {e.actor for e in timeline}),
         "actions": svc.allowed_actions(session, actor, task),
         "may_report": svc._may_work_on(actor, task) and task.status != TaskStatus.verified,
     }

@@ -9,7 +9,7 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import xlsxwriter
@@ -23,6 +23,7 @@ from app.models.problem import Problem
 from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
 from app.services.actors import Actor
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
+from app.web.templating import LOCAL_TZ
 
 HEADERS = [
     "序号", "党支部", "问题来源/类别", "问题描述", "整改措施", "责任单位", "责任人",
@@ -94,8 +95,15 @@ def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[
                 n, branch or "全乡镇",
                 f"{label('problem_source', source)}/{categories.get(category, category)}",
                 problem, measure, unit or "", person or "", due, progress, evidence or "",
-                verdict, verified_at.date() if isinstance(verified_at, datetime) else "",
+                verdict, _local_day(verified_at),
             ]
+
+
+def _local_day(at: Any) -> date | str:
+    """The day of an instant as the pages show it (local time, not UTC)."""
+    if not isinstance(at, datetime):
+        return ""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(LOCAL_TZ).date()
 
 
 def _cell(value: Any) -> str:
@@ -123,7 +131,9 @@ def xlsx_file(rows: Iterator[list[Any]], title: str) -> str:
     """Write the ledger to a temporary .xlsx (constant memory) and answer its path."""
     fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="ledger-")
     os.close(fd)
-    book = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True})
+    # strings_to_formulas off: text a user typed ("=1+1") stays text, never a formula
+    book = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True,
+                                      "strings_to_formulas": False})
     sheet = book.add_worksheet("整改台账")
     bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
                             "bg_color": "#F2F2F2"})

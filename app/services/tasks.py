@@ -38,7 +38,7 @@ from app.models.task import (
     TaskUpdate,
     TimelineEntry,
 )
-from app.models.user import Role
+from app.models.user import Role, User
 from app.services.actors import Actor, record_visible, require_township_write
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.evidence import StoredFile, store_upload
@@ -160,10 +160,11 @@ def list_tasks(
     return [_to_public(r, duplicates, today) for r in rows], cursor
 
 
-def get_task(*, session: Session, actor: Actor, task_id: int) -> Task:
-    task = session.scalars(
-        select(Task).where(Task.id == task_id, col(Task.deleted_at).is_(None), _visible(actor))
-    ).first()
+def get_task(*, session: Session, actor: Actor, task_id: int, for_update: bool = False) -> Task:
+    """The task if the actor may see it; `for_update` locks its row until the transaction
+    ends, so a concurrent change waits and then sees the new version (412, not a lost race)."""
+    stmt = select(Task).where(Task.id == task_id, col(Task.deleted_at).is_(None), _visible(actor))
+    task = session.scalars(stmt.with_for_update() if for_update else stmt).first()
     if task is None:
         raise NotFound("整改任务不存在或无权查看")
     return task
@@ -356,7 +357,8 @@ def transition(
     task.status = target
     task.status_note = note
     if action == TaskAction.submit:
-        task.submitted_at, task.submitted_by_id, task.submitted_by = now, actor.user_id, actor.label
+        task.submitted_at, task.submitted_by_id = now, actor.user_id
+        task.submitted_by = actor.display_name or actor.label
         task.submitted_by_role = actor.role
         task.completed_at = now
     elif action == TaskAction.verify:
@@ -400,6 +402,12 @@ def add_update(
             assert upload_dir is not None
             stored.append(store_upload(upload.stream, original_name=upload.name,
                                        upload_dir=upload_dir, max_bytes=max_bytes))
+        if task.status == TaskStatus.pending:
+            # start first: the update must come after the start to count for submitting
+            task.status = TaskStatus.in_progress
+            set_audit_action(session, task, "start")
+            session.add(task)
+            session.flush()
         update = ProgressUpdate(task_id=task.id, township_id=task.township_id,  # type: ignore[arg-type]
                                 author=actor.display_name or actor.label,
                                 author_user_id=actor.user_id, note=note)
@@ -411,10 +419,6 @@ def add_update(
                 file_name=f.file_name, content_type=f.content_type, size=f.size,
                 sha256=f.sha256, storage_key=f.storage_key,
             ))
-        if task.status == TaskStatus.pending:
-            task.status = TaskStatus.in_progress
-            set_audit_action(session, task, "start")
-            session.add(task)
         session.flush()
     except BaseException:
         if upload_dir is not None:
@@ -462,6 +466,17 @@ def get_attachment(*, session: Session, actor: Actor, attachment_id: int) -> Att
     except NotFound:
         raise NotFound("文件不存在或无权查看") from None
     return attachment
+
+
+def display_names(session: Session, labels: set[str]) -> dict[str, str]:
+    """Audit labels ("user:<username>") mapped to the display names people know them by."""
+    usernames = {x.removeprefix("user:") for x in labels if x.startswith("user:")}
+    if not usernames:
+        return {}
+    rows = session.execute(
+        select(User.username, User.display_name).where(col(User.username).in_(usernames))
+    ).all()
+    return {f"user:{u}": name for u, name in rows if name}
 
 
 def timeline(*, session: Session, task: Task) -> list[TimelineEntry]:
