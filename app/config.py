@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     environment: str = "development"
+    timezone: str = "Asia/Shanghai"  # where "today" is: due dates, overdue, ages
     database_url: str = DEFAULT_SQLITE_URL
     secret_key: str = PLACEHOLDER_SECRET
     upload_dir: Path = Path("./data/uploads")

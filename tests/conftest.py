@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# Tests compute "today" with date.today(); the app reads the same clock under test.
+os.environ["TIMEZONE"] = "local"
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 

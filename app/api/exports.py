@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from app import clock
 from app.api.deps import CurrentActor
 from app.api.routing import TransactionRoute
 from app.models.task import TaskStatus
@@ -58,9 +59,8 @@ async def ledger_xlsx(
     filters = _filters(status, overdue, branch_id, township_id, problem_id, campaign_id,
                        due_before)
     engine = request.app.state.engine
-    path = await run_in_threadpool(
-        lambda: xlsx_file(ledger_rows(engine, actor, filters), f"整改台账({date.today():%Y-%m-%d})")
-    )
+    title = f"整改台账({clock.today():%Y-%m-%d})"
+    path = await run_in_threadpool(lambda: xlsx_file(ledger_rows(engine, actor, filters), title))
     return StreamingResponse(file_chunks(path), media_type=XLSX,
                              headers=_disposition("整改台账.xlsx"))
 

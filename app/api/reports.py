@@ -1,10 +1,10 @@
 """`/reports/summary` (JSON, .docx, .html): the township report from the records."""
 
-from datetime import date
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 
+from app import clock
 from app.api.deps import CurrentActor, SessionDep
 from app.api.represent import respond
 from app.api.routing import TransactionRoute
@@ -34,7 +34,7 @@ def summary_docx(session: SessionDep, actor: CurrentActor, campaign_id: int | No
     data = summary(session=session, actor=actor, campaign_id=campaign_id,
                    township_id=township_id)
     doc = build_document(session=session, actor=actor, summary=data)
-    name = quote(f"{doc.title}({date.today():%Y-%m-%d}).docx")
+    name = quote(f"{doc.title}({clock.today():%Y-%m-%d}).docx")
     return Response(to_docx(doc), media_type=DOCX,
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
 

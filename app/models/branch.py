@@ -1,6 +1,6 @@
 """Branches (党支部): the register, with the figures that signal trouble."""
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -9,8 +9,9 @@ from pydantic import field_validator
 from sqlalchemy import Index, Numeric, text
 from sqlmodel import Field, SQLModel
 
-from app.models.forms import BlankIsNull
+from app import clock
 from app.models.base import Versioned, enum_type
+from app.models.forms import BlankIsNull
 
 MIN_BIRTH_YEAR = 1920
 MIN_SECRETARY_AGE = 18
@@ -40,7 +41,7 @@ def check_birth_year(year: int | None) -> int | None:
     """A secretary is at least 18 and born after 1920."""
     if year is None:
         return None
-    latest = date.today().year - MIN_SECRETARY_AGE
+    latest = clock.today().year - MIN_SECRETARY_AGE
     if not MIN_BIRTH_YEAR <= year <= latest:
         raise ValueError(f"出生年份应在 {MIN_BIRTH_YEAR} 到 {latest} 之间")
     return year

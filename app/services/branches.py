@@ -2,13 +2,13 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session, col
 
+from app import clock
 from app.config import get_settings
 from app.models.branch import (
     Branch,
@@ -47,7 +47,7 @@ def _age_band_sum_sql() -> ColumnElement[int]:
 
 def _secretary_limit_year() -> int:
     """Born in this year or earlier: aged at least the limit this year."""
-    return date.today().year - get_settings().secretary_age_limit
+    return clock.today().year - get_settings().secretary_age_limit
 
 
 def _income_threshold() -> Decimal:

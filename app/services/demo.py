@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from app import clock
 from app.models.branch import Branch, BranchKind
 from app.models.township import Township
 from app.models.user import Role, User
@@ -70,7 +71,7 @@ def load_demo(session: Session) -> list[tuple[str, str, str]]:
         session.flush()
     assert township.id is not None
     branch_ids: dict[str, int] = {}
-    this_year = date.today().year
+    this_year = clock.today().year
     for spec in BRANCHES:
         branch = session.scalars(
             select(Branch).where(
@@ -305,7 +306,7 @@ def load_demo_campaign(session: Session, township: Township, branch_ids: dict[st
 
     if session.scalars(select(Campaign).where(Campaign.name == CAMPAIGN_NAME)).first():
         return
-    starts, due, ends = _campaign_dates(date.today())
+    starts, due, ends = _campaign_dates(clock.today())
     campaign = Campaign(name=CAMPAIGN_NAME, starts_on=starts, screening_due=due, ends_on=ends)
     session.add(campaign)
     session.flush()
@@ -405,7 +406,7 @@ def load_demo_campaign(session: Session, township: Township, branch_ids: dict[st
         suggestion_rows.append(s)
         for o in session.scalars(select(Opinion).where(col(Opinion.id).in_(ids))):
             o.suggestion_id = s.id
-    today = date.today()
+    today = clock.today()
     for category, branch_name, description, tasks in PROBLEMS:
         problem = Problem(
             campaign_id=cid,

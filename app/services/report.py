@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlmodel import Session, col
 
+from app import clock
 from app.models.branch import Branch, BranchKind
 from app.models.campaign import Campaign
 from app.models.feedback import FeedbackForm, FormIssuance, Opinion, Suggestion, Theme
@@ -189,8 +190,12 @@ def summary(
     *, session: Session, actor: Actor, campaign_id: int | None, township_id: int | None,
     as_of: date | None = None,
 ) -> Summary:
-    """The figures of the township report for one township, or the county when none."""
-    as_of = as_of or date.today()
+    """The figures of the township report for one township, or the county when none.
+
+    A reader limited to one township gets that township's report when none is named."""
+    as_of = as_of or clock.today()
+    if township_id is None:
+        township_id = actor.township_id
     if township_id is not None:
         get_township(session=session, actor=actor, township_id=township_id)
     campaign = resolve_campaign(session, campaign_id)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, select
 from sqlmodel import Session, col
 
+from app import clock
 from app.models.branch import Branch, BranchKind
 from app.models.campaign import Campaign, CampaignStatus, Criterion, CriterionKind
 from app.models.problem import ProblemCreate, ProblemSource
@@ -251,7 +252,7 @@ def screening_progress(
     today: date | None = None,
 ) -> ScreeningProgress:
     """Target branches (village and community) screened, late, or still to do."""
-    today = today or date.today()
+    today = today or clock.today()
     campaign = get_campaign(session=session, campaign_id=campaign_id)
     stmt = (
         select(Branch.id, Branch.name, Branch.township_id, Township.name, Branch.kind,

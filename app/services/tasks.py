@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, not_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from app import clock
 from app.db import set_audit_action
 from app.labels import label
 from app.models.audit import AuditEvent
@@ -59,11 +60,11 @@ TRANSITIONS: dict[TaskAction, tuple[tuple[TaskStatus, ...], TaskStatus]] = {
 
 
 def is_overdue(task: Task, today: date | None = None) -> bool:
-    return task.due_on < (today or date.today()) and task.status in OPEN_STATUSES
+    return task.due_on < (today or clock.today()) and task.status in OPEN_STATUSES
 
 
 def overdue_condition(today: date | None = None) -> ColumnElement[bool]:
-    return and_(col(Task.due_on) < (today or date.today()), col(Task.status).in_(OPEN_STATUSES))
+    return and_(col(Task.due_on) < (today or clock.today()), col(Task.status).in_(OPEN_STATUSES))
 
 
 def _visible(actor: Actor) -> ColumnElement[bool]:
@@ -143,7 +144,7 @@ def list_tasks(
     order: str = "id", today: date | None = None,
 ) -> tuple[list[TaskPublic], str | None]:
     """A page of tasks; `order="due"` sorts by due date (then id)."""
-    today = today or date.today()
+    today = today or clock.today()
     stmt = filtered_tasks(actor, filters, today)
     if order == "due":
         keys = [col(Task.due_on), col(Task.id)]
@@ -171,7 +172,7 @@ def get_task(*, session: Session, actor: Actor, task_id: int, for_update: bool =
 
 
 def task_public(session: Session, task: Task) -> TaskPublic:
-    today = date.today()
+    today = clock.today()
     row = session.execute(
         select(Task, Branch.name, Problem.description, Problem.category)
         .join(Problem, col(Problem.id) == Task.problem_id)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
+from app import clock
 from app.config import Settings
 from app.models.branch import Branch, BranchKind
 from app.models.campaign import Campaign
@@ -119,7 +120,7 @@ def early_warnings(
     township_id: int | None, limit: int | None = None, today: date | None = None,
 ) -> list[EarlyWarning]:
     """Visible branches with at least one signal, highest score first."""
-    today = today or date.today()
+    today = today or clock.today()
     campaign = (get_campaign(session=session, campaign_id=campaign_id) if campaign_id
                 else latest_active(session=session))
     stmt = (
