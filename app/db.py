@@ -18,7 +18,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine, event, insert, inspect, text
 from sqlalchemy.orm import Session as SASession
-from sqlalchemy.orm import UOWTransaction
+from sqlalchemy.orm import SessionTransaction, UOWTransaction
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
@@ -173,7 +173,7 @@ def _capture_after_flush(session: SASession, _ctx: UOWTransaction) -> None:
             "changes": changes, "request_id": session.info.get("request_id"),
         })
     if rows:
-        session.connection().execute(insert(AuditEvent.__table__), rows)  # type: ignore[arg-type]
+        session.connection().execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
 
 
 @event.listens_for(SASession, "before_commit")
@@ -195,10 +195,13 @@ def _stamp_changes(session: SASession) -> None:
         }
         for (type_, entity_id), obj in feed.items()
     ]
-    conn.execute(insert(Change.__table__), rows)  # type: ignore[arg-type]
+    conn.execute(insert(Change.__table__), rows)  # type: ignore[attr-defined]
 
 
-@event.listens_for(SASession, "after_rollback")
-def _forget_pending(session: SASession) -> None:
-    for key in ("audit_pending", "feed_pending", "audit_actions"):
-        session.info.pop(key, None)
+@event.listens_for(SASession, "after_transaction_end")
+def _forget_pending(session: SASession, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended (commit, rollback, or close() without either): what
+    # it flushed but did not commit must not be stamped by the session's next transaction.
+    if transaction.parent is None:
+        for key in ("audit_pending", "feed_pending", "audit_actions"):
+            session.info.pop(key, None)

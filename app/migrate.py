@@ -8,7 +8,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """The folder holding `alembic.ini` and `migrations/`.
+
+    That is the source tree this package sits in; an installed copy (`pip install .`, as in
+    the container image) has neither beside it, so it uses the working directory instead.
+    """
+    source_tree = Path(__file__).resolve().parent.parent
+    return source_tree if (source_tree / "alembic.ini").is_file() else Path.cwd()
+
+
+ROOT = _project_root()
 UPGRADE_COMMAND = "rectify db upgrade"
 
 
