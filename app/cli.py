@@ -4,7 +4,6 @@ import getpass
 import shutil
 import sqlite3
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +18,7 @@ from app.migrate import schema_problem, upgrade
 from app.models.base import utcnow
 from app.models.branch import Branch
 from app.models.township import Township
-from app.models.user import Role, TokenScope, User, UserCreate
+from app.models.user import Role, TokenScope, UserCreate
 from app.services import auth
 from app.services.actors import SYSTEM
 from app.services.demo import load_demo
@@ -164,4 +163,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -17,7 +17,9 @@ router = APIRouter(prefix="/changes", tags=["changes"], route_class=TransactionR
 @router.get("", response_model=ChangePage)
 def list_changes(
     request: Request, session: SessionDep, actor: CurrentActor,
-    cursor: Annotated[str | None, Query(description="上次返回的 next_cursor;为空则从头开始")] = None,
+    cursor: Annotated[
+        str | None, Query(description="上次返回的 next_cursor;为空则从头开始")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     types: Annotated[str | None, Query(description="逗号分隔的记录类型,如 branch,task")] = None,
 ) -> Response:

@@ -21,8 +21,8 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         problem = await run_in_threadpool(schema_problem, request.app.state.engine)
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
-        return JSONResponse({"status": "unavailable", "detail": f"数据库无法连接:{exc.__class__.__name__}"},
-                            status_code=503)
+        detail = f"数据库无法连接:{exc.__class__.__name__}"
+        return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
     if problem:
         return JSONResponse({"status": "unavailable", "detail": problem}, status_code=503)
     return JSONResponse({"status": "ok"})

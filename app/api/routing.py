@@ -119,7 +119,9 @@ class TransactionRoute(APIRoute):
                 key = request.headers.get(IDEMPOTENCY_HEADER)
                 if key and request.method == "POST":
                     if len(key) > MAX_KEY_LENGTH:
-                        raise IdempotencyMismatch(f"Idempotency-Key 不能超过 {MAX_KEY_LENGTH} 个字符")
+                        raise IdempotencyMismatch(
+                            f"Idempotency-Key 不能超过 {MAX_KEY_LENGTH} 个字符"
+                        )
                     from app.api.deps import resolve_actor
 
                     actor = await run_in_threadpool(resolve_actor, request, session)

@@ -19,7 +19,9 @@ router = APIRouter(tags=["users"], route_class=TransactionRoute)
 
 
 @router.get("/users", response_model=Page[UserPublic])
-def list_users(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep) -> Response:
+def list_users(
+    request: Request, session: SessionDep, actor: CurrentActor, page: PageDep
+) -> Response:
     """All user accounts."""
     rows, cursor = svc.list_users(session=session, actor=actor, page=page)
     return respond(request, Page[UserPublic](

@@ -1,9 +1,8 @@
 """Shared columns, the UTC timestamp type and the naming convention of every table."""
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
-
 from enum import StrEnum
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect

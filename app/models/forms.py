@@ -23,7 +23,8 @@ class BlankIsNull(SQLModel):
         out: dict[str, Any] = {}
         for key, value in data.items():
             field = cls.model_fields.get(key)
-            if isinstance(value, list) and field is not None and "list" not in str(field.annotation):
+            is_list_field = field is not None and "list" in str(field.annotation)
+            if isinstance(value, list) and field is not None and not is_list_field:
                 value = value[-1] if value else None
             if isinstance(value, str) and value.strip() == "" and field is not None:
                 if field.is_required():

@@ -7,8 +7,8 @@ from pydantic import field_validator
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from app.models.forms import BlankIsNull
 from app.models.base import Versioned
+from app.models.forms import BlankIsNull
 
 
 class TownshipBase(SQLModel):

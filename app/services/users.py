@@ -58,8 +58,9 @@ def _check_unique_username(session: Session, user: User) -> None:
 
 def create_user(*, session: Session, actor: Actor, data: UserCreate) -> User:
     require_county_admin(actor, "管理用户")
+    password_hash = auth.hash_password(data.password)
     user = User.model_validate(
-        {**data.model_dump(exclude={"password"}), "password_hash": auth.hash_password(data.password)}
+        {**data.model_dump(exclude={"password"}), "password_hash": password_hash}
     )
     _check_placement(session, user)
     _check_unique_username(session, user)
