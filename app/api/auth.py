@@ -48,7 +48,10 @@ async def login(
         secure=settings.cookie_secure, max_age=settings.session_hours * 3600, path="/",
     )
     if request.headers.get("hx-request") == "true":
-        response.headers["HX-Redirect"] = request.query_params.get("next") or "/"
+        target = request.query_params.get("next") or "/"
+        # only a path of this site: never send a person elsewhere after signing in
+        safe = target.startswith("/") and not target.startswith(("//", "/\\"))
+        response.headers["HX-Redirect"] = target if safe else "/"
     return response
 
 

@@ -42,9 +42,10 @@ def login_page(request: Request, next: Annotated[str, Query(max_length=200)] = "
 
 @router.get("/")
 def home(request: Request, actor: CurrentActor) -> Response:
-    if actor.role == Role.county_admin or actor.township_id is None:
-        return RedirectResponse("/townships", status_code=303)
-    return RedirectResponse("/branches", status_code=303)
+    """Secretaries start at their branch's tasks; everyone else at the dashboard."""
+    if actor.role == Role.branch_secretary:
+        return RedirectResponse("/my/tasks", status_code=303)
+    return RedirectResponse("/dashboard", status_code=303)
 
 
 @router.get("/townships")

@@ -154,3 +154,12 @@ def test_each_login_gets_its_own_session_and_csrf_token(world, login):
     assert first.csrf != second.csrf
     first.post("/api/v1/auth/logout")
     assert second.get(ME).status_code == 200
+
+
+def test_login_never_redirects_to_another_site(world, client):
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        client.cookies.clear()
+        r = client.post(LOGIN, params={"next": target}, headers={"HX-Request": "true"},
+                        json={"username": "staff", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        assert r.headers["HX-Redirect"] == "/"
