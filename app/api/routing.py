@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import anyio
+from anyio.lowlevel import RunVar
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import select
@@ -103,6 +105,20 @@ def store_response(session: Session, record: IdempotencyRecord, response: Respon
     session.flush()
 
 
+_gate: RunVar[anyio.Semaphore] = RunVar("rectify_database_gate")
+
+
+def database_gate(size: int) -> anyio.Semaphore:
+    """The event loop's admission gate: as many requests at once as database connections
+    (per loop, like the worker-thread limiter it pairs with)."""
+    try:
+        return _gate.get()
+    except LookupError:
+        gate = anyio.Semaphore(size)
+        _gate.set(gate)
+        return gate
+
+
 class TransactionRoute(APIRoute):
     """An APIRoute whose request owns one transaction (see the module's docstring)."""
 
@@ -110,6 +126,13 @@ class TransactionRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:
+            # No more requests hold a session than the pool has connections: otherwise
+            # every worker thread can end up waiting for a connection held by a request
+            # that waits for a worker thread, and the process stalls.
+            async with database_gate(request.app.state.settings.db_pool_size):
+                return await _run(request)
+
+        async def _run(request: Request) -> Response:
             write = request.method not in ("GET", "HEAD", "OPTIONS")
             session = new_session(request.app.state.engine, write=write)
             session.info["request_id"] = getattr(request.state, "request_id", None)

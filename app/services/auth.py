@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlmodel import Session, col
 
 from app.config import Settings
@@ -171,9 +171,15 @@ def actor_from_api_token(session: Session, secret: str) -> Actor:
     if token.expires_at is not None and token.expires_at <= now:
         raise Unauthorized("API 令牌已过期")
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        # a plain UPDATE: bookkeeping, not a change of the record (no version, audit or feed)
+        # A plain UPDATE: bookkeeping, not a change of the record (no version, audit or
+        # feed). Conditional, so concurrent requests of one token update it once a minute
+        # instead of queueing on the row one after another.
+        stale = now - LAST_USED_RESOLUTION
         session.execute(
-            update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+            update(ApiToken)
+            .where(ApiToken.id == token.id,
+                   or_(col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < stale))
+            .values(last_used_at=now)
         )
     return Actor(
         label=f"token:{token.prefix}", role=None, township_id=token.township_id,

@@ -64,6 +64,8 @@ def test_staff_registers_a_branch_on_a_phone(page: Page, township_with_staff, sh
     page.get_by_label("密码").fill("test-pass-123")
     page.get_by_role("button", name="登录").click()
 
+    expect(page).to_have_url(re.compile(r"/dashboard$"))  # staff start at their dashboard
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="党支部").click()
     expect(page).to_have_url(re.compile(r"/branches$"))
     expect(page.get_by_role("heading", name="党支部名册")).to_be_visible()
     expect(page.get_by_role("link", name="十四道沟村党支部")).to_be_visible()
