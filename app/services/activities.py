@@ -16,21 +16,20 @@ from app.models.branch import Branch
 from app.models.township import Township
 from app.services.actors import Actor, record_visible, require_township_write
 from app.services.campaigns import check_campaign
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Invalid
 from app.services.pagination import PageParams, keyset_page
-from app.services.records import apply_changes, check_version, soft_delete
+from app.services.records import (
+    apply_changes,
+    check_branch_in,
+    check_version,
+    get_visible,
+    soft_delete,
+    where_equal,
+)
 
 
 def _visible(actor: Actor) -> ColumnElement[bool]:
     return record_visible(actor, col(Activity.township_id), col(Activity.branch_id))
-
-
-def _check_branch(session: Session, township_id: int, branch_id: int | None) -> None:
-    if branch_id is None:
-        return
-    branch = session.get(Branch, branch_id)
-    if branch is None or branch.deleted_at is not None or branch.township_id != township_id:
-        raise Invalid("branch_id", "所选党支部不存在或不属于该乡镇")
 
 
 def create_activity(*, session: Session, actor: Actor, data: ActivityCreate) -> Activity:
@@ -39,7 +38,7 @@ def create_activity(*, session: Session, actor: Actor, data: ActivityCreate) -> 
     if township is None or township.deleted_at is not None:
         raise Invalid("township_id", "所选乡镇不存在")
     check_campaign(session, data.campaign_id)
-    _check_branch(session, data.township_id, data.branch_id)
+    check_branch_in(session, data.township_id, data.branch_id)
     activity = Activity.model_validate(data)
     session.add(activity)
     session.flush()
@@ -47,12 +46,7 @@ def create_activity(*, session: Session, actor: Actor, data: ActivityCreate) -> 
 
 
 def get_activity(*, session: Session, actor: Actor, activity_id: int) -> Activity:
-    a = session.scalars(select(Activity).where(
-        Activity.id == activity_id, col(Activity.deleted_at).is_(None), _visible(actor)
-    )).first()
-    if a is None:
-        raise NotFound("活动记录不存在或无权查看")
-    return a
+    return get_visible(session, Activity, activity_id, _visible(actor), "活动记录不存在或无权查看")
 
 
 def update_activity(
@@ -63,7 +57,7 @@ def update_activity(
     check_version(activity, version)
     sent = apply_changes(activity, data)
     if "branch_id" in sent:
-        _check_branch(session, activity.township_id, activity.branch_id)
+        check_branch_in(session, activity.township_id, activity.branch_id)
     session.add(activity)
     session.flush()
     return activity
@@ -100,10 +94,7 @@ def list_activities(
         .outerjoin(Branch, col(Branch.id) == Activity.branch_id)
         .where(col(Activity.deleted_at).is_(None), _visible(actor))
     )
-    for name in ("campaign_id", "township_id", "kind"):
-        value = getattr(filters, name)
-        if value is not None:
-            stmt = stmt.where(getattr(Activity, name) == value)
+    stmt = where_equal(stmt, Activity, filters, ("campaign_id", "township_id", "kind"))
     rows, cursor = keyset_page(
         session, stmt, keys=[col(Activity.held_on), col(Activity.id)],
         key_of=lambda r: [r[0].held_on.isoformat(), r[0].id], page=page,

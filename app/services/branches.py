@@ -20,9 +20,9 @@ from app.models.branch import (
 )
 from app.models.township import Township
 from app.services.actors import Actor, branch_visible, require_register_write, township_visible
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Invalid
 from app.services.pagination import PageParams, keyset_page
-from app.services.records import apply_changes, check_version, soft_delete
+from app.services.records import apply_changes, check_version, get_visible, soft_delete
 
 
 @dataclass(frozen=True)
@@ -126,14 +126,8 @@ def list_branches(
 
 def get_branch(*, session: Session, actor: Actor, branch_id: int) -> Branch:
     """The branch, or NotFound when it does not exist or lies outside the actor's scope."""
-    branch = session.scalars(
-        select(Branch).where(
-            Branch.id == branch_id, col(Branch.deleted_at).is_(None), branch_visible(actor)
-        )
-    ).first()
-    if branch is None:
-        raise NotFound("党支部不存在或无权查看")
-    return branch
+    return get_visible(session, Branch, branch_id, branch_visible(actor),
+                       "党支部不存在或无权查看")
 
 
 def township_name(session: Session, township_id: int) -> str | None:

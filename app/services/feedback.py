@@ -34,7 +34,7 @@ from app.services.campaigns import check_campaign
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.pagination import PageParams, keyset_page
 from app.services.problems import create_problem, get_problem
-from app.services.records import apply_changes, check_version
+from app.services.records import apply_changes, check_version, get_visible, where_equal
 
 # ---------------------------------------------------------------- issuance
 
@@ -166,12 +166,8 @@ def form_public(session: Session, form: FeedbackForm) -> FeedbackFormPublic:
 
 
 def get_form(*, session: Session, actor: Actor, form_id: int) -> FeedbackForm:
-    form = session.scalars(select(FeedbackForm).where(
-        FeedbackForm.id == form_id, col(FeedbackForm.deleted_at).is_(None), _form_visible(actor)
-    )).first()
-    if form is None:
-        raise NotFound("征求意见表不存在或无权查看")
-    return form
+    return get_visible(session, FeedbackForm, form_id, _form_visible(actor),
+                       "征求意见表不存在或无权查看")
 
 
 @dataclass(frozen=True)
@@ -185,10 +181,7 @@ def list_forms(
     *, session: Session, actor: Actor, filters: FormFilters, page: PageParams
 ) -> tuple[list[FeedbackFormPublic], str | None]:
     stmt = select(FeedbackForm).where(col(FeedbackForm.deleted_at).is_(None), _form_visible(actor))
-    for name in ("campaign_id", "township_id", "branch_id"):
-        value = getattr(filters, name)
-        if value is not None:
-            stmt = stmt.where(getattr(FeedbackForm, name) == value)
+    stmt = where_equal(stmt, FeedbackForm, filters, ("campaign_id", "township_id", "branch_id"))
     rows, cursor = keyset_page(session, stmt, keys=[col(FeedbackForm.id)],
                                key_of=lambda r: [r[0].id], page=page)
     forms = [r[0] for r in rows]
@@ -228,10 +221,7 @@ def list_opinions(
         .join(Branch, col(Branch.id) == Opinion.branch_id)
         .where(col(Opinion.deleted_at).is_(None), _opinion_visible(actor))
     )
-    for name in ("campaign_id", "township_id", "branch_id", "theme"):
-        value = getattr(filters, name)
-        if value is not None:
-            stmt = stmt.where(getattr(Opinion, name) == value)
+    stmt = where_equal(stmt, Opinion, filters, ("campaign_id", "township_id", "branch_id", "theme"))
     if filters.consolidated is True:
         stmt = stmt.where(col(Opinion.suggestion_id).is_not(None))
     elif filters.consolidated is False:
@@ -242,12 +232,8 @@ def list_opinions(
 
 
 def get_opinion(*, session: Session, actor: Actor, opinion_id: int) -> Opinion:
-    opinion = session.scalars(select(Opinion).where(
-        Opinion.id == opinion_id, col(Opinion.deleted_at).is_(None), _opinion_visible(actor)
-    )).first()
-    if opinion is None:
-        raise NotFound("意见不存在或无权查看")
-    return opinion
+    return get_visible(session, Opinion, opinion_id, _opinion_visible(actor),
+                       "意见不存在或无权查看")
 
 
 def update_opinion(
@@ -315,13 +301,8 @@ def create_suggestion(*, session: Session, actor: Actor, data: SuggestionCreate)
 
 
 def get_suggestion(*, session: Session, actor: Actor, suggestion_id: int) -> Suggestion:
-    s = session.scalars(select(Suggestion).where(
-        Suggestion.id == suggestion_id, col(Suggestion.deleted_at).is_(None),
-        _suggestion_visible(actor),
-    )).first()
-    if s is None:
-        raise NotFound("意见建议不存在或无权查看")
-    return s
+    return get_visible(session, Suggestion, suggestion_id, _suggestion_visible(actor),
+                       "意见建议不存在或无权查看")
 
 
 def update_suggestion(

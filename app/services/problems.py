@@ -11,9 +11,16 @@ from app.models.task import Task
 from app.models.township import Township
 from app.services.actors import Actor, record_visible, require_township_write
 from app.services.campaigns import check_campaign, check_category
-from app.services.errors import Conflict, Invalid, NotFound
+from app.services.errors import Conflict, Invalid
 from app.services.pagination import PageParams, keyset_page
-from app.services.records import apply_changes, check_version, soft_delete
+from app.services.records import (
+    apply_changes,
+    check_branch_in,
+    check_version,
+    get_visible,
+    soft_delete,
+    where_equal,
+)
 
 
 @dataclass(frozen=True)
@@ -56,39 +63,20 @@ def list_problems(
     *, session: Session, actor: Actor, filters: ProblemFilters, page: PageParams
 ) -> tuple[list[ProblemPublic], str | None]:
     stmt = _public_stmt().where(_visible(actor))
-    for name in ("campaign_id", "township_id", "branch_id", "category", "source"):
-        value = getattr(filters, name)
-        if value is not None:
-            stmt = stmt.where(getattr(Problem, name) == value)
+    stmt = where_equal(stmt, Problem, filters,
+                       ("campaign_id", "township_id", "branch_id", "category", "source"))
     rows, cursor = keyset_page(session, stmt, keys=[col(Problem.id)],
                                key_of=lambda r: [r[0].id], page=page)
     return [_to_public(tuple(r)) for r in rows], cursor  # type: ignore[arg-type]
 
 
 def get_problem(*, session: Session, actor: Actor, problem_id: int) -> Problem:
-    problem = session.scalars(
-        select(Problem).where(
-            Problem.id == problem_id, col(Problem.deleted_at).is_(None), _visible(actor)
-        )
-    ).first()
-    if problem is None:
-        raise NotFound("问题不存在或无权查看")
-    return problem
+    return get_visible(session, Problem, problem_id, _visible(actor), "问题不存在或无权查看")
 
 
 def problem_public(session: Session, problem: Problem) -> ProblemPublic:
     row = session.execute(_public_stmt().where(Problem.id == problem.id)).one()
     return _to_public(tuple(row))  # type: ignore[arg-type]
-
-
-def _check_branch(session: Session, township_id: int, branch_id: int | None) -> None:
-    if branch_id is None:
-        return
-    branch = session.get(Branch, branch_id)
-    if branch is None or branch.deleted_at is not None:
-        raise Invalid("branch_id", "所选党支部不存在")
-    if branch.township_id != township_id:
-        raise Invalid("branch_id", "所选党支部不属于该乡镇")
 
 
 def create_problem(*, session: Session, actor: Actor, data: ProblemCreate) -> Problem:
@@ -97,7 +85,7 @@ def create_problem(*, session: Session, actor: Actor, data: ProblemCreate) -> Pr
     if township is None or township.deleted_at is not None:
         raise Invalid("township_id", "所选乡镇不存在")
     check_campaign(session, data.campaign_id)
-    _check_branch(session, data.township_id, data.branch_id)
+    check_branch_in(session, data.township_id, data.branch_id)
     check_category(session, data.campaign_id, data.category)
     problem = Problem.model_validate(data)
     session.add(problem)
@@ -112,7 +100,7 @@ def update_problem(
     check_version(problem, version)
     sent = apply_changes(problem, data)
     if "branch_id" in sent:
-        _check_branch(session, problem.township_id, problem.branch_id)
+        check_branch_in(session, problem.township_id, problem.branch_id)
     if "category" in sent:
         check_category(session, problem.campaign_id, problem.category)
     session.add(problem)

@@ -1,11 +1,16 @@
 """What every mutable record shares: version checks, soft deletion, applying a PATCH."""
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
-from sqlmodel import SQLModel
+from sqlalchemy import ColumnElement, Select, select
+from sqlmodel import Session, SQLModel, col
 
 from app.models.base import Versioned, utcnow
-from app.services.errors import Invalid, PreconditionFailed, PreconditionRequired
+from app.models.branch import Branch
+from app.services.errors import Invalid, NotFound, PreconditionFailed, PreconditionRequired
+
+R = TypeVar("R", bound=Versioned)
 
 ANY_VERSION = -1  # `If-Match: *`: whatever version is stored
 
@@ -37,3 +42,41 @@ def apply_changes(
 
 def soft_delete(record: Versioned) -> None:
     record.deleted_at = utcnow()
+
+
+def where_equal(
+    stmt: Select[Any], model: Any, filters: object, names: Iterable[str]
+) -> Select[Any]:
+    """Narrow `stmt` to rows whose columns equal each filter that was given (not None)."""
+    for name in names:
+        value = getattr(filters, name)
+        if value is not None:
+            stmt = stmt.where(getattr(model, name) == value)
+    return stmt
+
+
+def get_visible(
+    session: Session, model: type[R], record_id: int, visible: ColumnElement[bool],
+    message: str, *, for_update: bool = False,
+) -> R:
+    """The live record `record_id` if `visible` lets the reader see it, else NotFound (404:
+    a record outside one's scope is not distinguished from one that does not exist)."""
+    stmt = select(model).where(
+        model.id == record_id, col(model.deleted_at).is_(None), visible  # type: ignore[attr-defined]
+    )
+    found = session.scalars(stmt.with_for_update() if for_update else stmt).first()
+    if found is None:
+        raise NotFound(message)
+    return found
+
+
+def check_branch_in(
+    session: Session, township_id: int, branch_id: int | None,
+    message: str = "所选党支部不存在或不属于该乡镇",
+) -> None:
+    """Refuse (field `branch_id`) a branch that is gone or belongs to another township."""
+    if branch_id is None:
+        return
+    branch = session.get(Branch, branch_id)
+    if branch is None or branch.deleted_at is not None or branch.township_id != township_id:
+        raise Invalid("branch_id", message)

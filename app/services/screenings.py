@@ -29,7 +29,7 @@ from app.services.campaigns import campaign_criteria, check_campaign, get_campai
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.pagination import PageParams, keyset_page
 from app.services.problems import create_problem
-from app.services.records import apply_changes, check_version
+from app.services.records import apply_changes, check_version, get_visible, where_equal
 
 TARGET_KINDS = (BranchKind.village, BranchKind.community)
 
@@ -149,12 +149,8 @@ def _visible(actor: Actor) -> ColumnElement[bool]:
 
 
 def get_screening(*, session: Session, actor: Actor, screening_id: int) -> Screening:
-    s = session.scalars(select(Screening).where(
-        Screening.id == screening_id, col(Screening.deleted_at).is_(None), _visible(actor)
-    )).first()
-    if s is None:
-        raise NotFound("排查记录不存在或无权查看")
-    return s
+    return get_visible(session, Screening, screening_id, _visible(actor),
+                       "排查记录不存在或无权查看")
 
 
 def screening_public(
@@ -199,10 +195,8 @@ def list_screenings(
         .join(Campaign, col(Campaign.id) == Screening.campaign_id)
         .where(col(Screening.deleted_at).is_(None), _visible(actor))
     )
-    for name in ("campaign_id", "branch_id", "township_id", "conclusion"):
-        value = getattr(filters, name)
-        if value is not None:
-            stmt = stmt.where(getattr(Screening, name) == value)
+    stmt = where_equal(stmt, Screening, filters,
+                       ("campaign_id", "branch_id", "township_id", "conclusion"))
     rows, cursor = keyset_page(session, stmt, keys=[col(Screening.id)],
                                key_of=lambda r: [r[0].id], page=page)
     labels_by_campaign: dict[int, dict[str, Criterion]] = {}

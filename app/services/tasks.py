@@ -44,7 +44,13 @@ from app.services.actors import Actor, record_visible, require_township_write
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.evidence import StoredFile, store_upload
 from app.services.pagination import PageParams, keyset_page
-from app.services.records import apply_changes, check_version
+from app.services.records import (
+    apply_changes,
+    check_branch_in,
+    check_version,
+    get_visible,
+    where_equal,
+)
 
 OPEN_STATUSES = (TaskStatus.pending, TaskStatus.in_progress)
 ROLE_RANK = {Role.branch_secretary: 1, Role.township_staff: 2, Role.county_admin: 3}
@@ -93,10 +99,8 @@ def filtered_tasks(actor: Actor, filters: TaskFilters, today: date | None = None
         .outerjoin(Branch, col(Branch.id) == Task.branch_id)
         .where(col(Task.deleted_at).is_(None), _visible(actor))
     )
-    for name in ("status", "branch_id", "township_id", "problem_id", "campaign_id"):
-        value = getattr(filters, name)
-        if value is not None:
-            stmt = stmt.where(getattr(Task, name) == value)
+    stmt = where_equal(stmt, Task, filters,
+                       ("status", "branch_id", "township_id", "problem_id", "campaign_id"))
     if filters.due_before is not None:
         stmt = stmt.where(col(Task.due_on) < filters.due_before)
     if filters.overdue is True:
@@ -164,11 +168,8 @@ def list_tasks(
 def get_task(*, session: Session, actor: Actor, task_id: int, for_update: bool = False) -> Task:
     """The task if the actor may see it; `for_update` locks its row until the transaction
     ends, so a concurrent change waits and then sees the new version (412, not a lost race)."""
-    stmt = select(Task).where(Task.id == task_id, col(Task.deleted_at).is_(None), _visible(actor))
-    task = session.scalars(stmt.with_for_update() if for_update else stmt).first()
-    if task is None:
-        raise NotFound("整改任务不存在或无权查看")
-    return task
+    return get_visible(session, Task, task_id, _visible(actor), "整改任务不存在或无权查看",
+                       for_update=for_update)
 
 
 def task_public(session: Session, task: Task) -> TaskPublic:
@@ -201,15 +202,6 @@ def status_counts(*, session: Session, actor: Actor, filters: TaskFilters) -> di
 # ---------------------------------------------------------------- planning
 
 
-def _check_branch_for(session: Session, problem: Problem, branch_id: int | None) -> None:
-    if branch_id is None:
-        return
-    branch = session.get(Branch, branch_id)
-    if branch is None or branch.deleted_at is not None:
-        raise Invalid("branch_id", "所选党支部不存在")
-    if branch.township_id != problem.township_id:
-        raise Invalid("branch_id", "所选党支部不属于该问题所在乡镇")
-
 
 def create_task(*, session: Session, actor: Actor, data: TaskCreate) -> Task:
     problem = session.scalars(
@@ -222,7 +214,8 @@ def create_task(*, session: Session, actor: Actor, data: TaskCreate) -> Task:
         raise Invalid("problem_id", "所选问题不存在")
     require_township_write(actor, problem.township_id, "整改任务")
     branch_id = data.branch_id if data.branch_id is not None else problem.branch_id
-    _check_branch_for(session, problem, branch_id)
+    check_branch_in(session, problem.township_id, branch_id,
+                    "所选党支部不存在或不属于该问题所在乡镇")
     task = Task.model_validate(
         {**data.model_dump(), "branch_id": branch_id, "campaign_id": problem.campaign_id,
          "township_id": problem.township_id}
@@ -243,7 +236,8 @@ def update_task(
     if "branch_id" in sent:
         problem = session.get(Problem, task.problem_id)
         assert problem is not None
-        _check_branch_for(session, problem, task.branch_id)
+        check_branch_in(session, problem.township_id, task.branch_id,
+                        "所选党支部不存在或不属于该问题所在乡镇")
     session.add(task)
     session.flush()
     return task

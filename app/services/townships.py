@@ -6,9 +6,9 @@ from sqlmodel import Session, col
 from app.models.branch import Branch
 from app.models.township import Township, TownshipCreate, TownshipUpdate
 from app.services.actors import Actor, require_county_admin, township_visible
-from app.services.errors import Conflict, Invalid, NotFound
+from app.services.errors import Conflict, Invalid
 from app.services.pagination import PageParams, keyset_page
-from app.services.records import apply_changes, check_version, soft_delete
+from app.services.records import apply_changes, check_version, get_visible, soft_delete
 
 
 def list_townships(
@@ -34,14 +34,8 @@ def all_townships(*, session: Session, actor: Actor) -> list[Township]:
 
 
 def get_township(*, session: Session, actor: Actor, township_id: int) -> Township:
-    township = session.scalars(
-        select(Township).where(
-            Township.id == township_id, col(Township.deleted_at).is_(None), township_visible(actor)
-        )
-    ).first()
-    if township is None:
-        raise NotFound("乡镇不存在或无权查看")
-    return township
+    return get_visible(session, Township, township_id, township_visible(actor),
+                       "乡镇不存在或无权查看")
 
 
 def _check_unique_code(session: Session, township: Township) -> None:
