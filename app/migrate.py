@@ -1,5 +1,6 @@
 """Schema state: upgrade to head, and whether a database is at head."""
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -40,8 +41,11 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def head_revision(url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+@lru_cache(maxsize=1)
+def head_revision() -> str | None:
+    """The newest revision of `migrations/` (read once: the scripts do not change while
+    the process runs)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -52,7 +56,7 @@ def current_revision(engine: Engine) -> str | None:
 def schema_problem(engine: Engine) -> str | None:
     """None when the database is at head; otherwise what is wrong and the command that fixes it."""
     current = current_revision(engine)
-    head = head_revision(str(engine.url.render_as_string(hide_password=False)))
+    head = head_revision()
     if current == head:
         return None
     return (

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Path, Request, Response
 
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep
-from app.api.represent import Page, respond
+from app.api.represent import Page, json_list, respond
 from app.api.routing import TransactionRoute
 from app.models.campaign import (
     CampaignCreate,
@@ -63,8 +63,7 @@ def list_criteria(request: Request, session: SessionDep, actor: CurrentActor,
     """The weak-and-lax criteria and problem categories (the campaign's, or the defaults)."""
     rows = svc.campaign_criteria(session, campaign_id)
     items = [CriterionPublic.model_validate(c, from_attributes=True) for c in rows]
-    return Response("[" + ",".join(i.model_dump_json() for i in items) + "]",
-                    media_type="application/json")
+    return json_list(items)
 
 
 @router.post("/campaigns/{campaign_id}/criteria", status_code=201, response_model=CriterionPublic)

@@ -1,6 +1,5 @@
 """Streamed exports: `/exports/tasks.csv` and the ledger `/reports/ledger.xlsx`."""
 
-from datetime import date
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -9,10 +8,9 @@ from starlette.concurrency import run_in_threadpool
 from app import clock
 from app.api.deps import CurrentActor
 from app.api.routing import TransactionRoute
-from app.models.task import TaskStatus
+from app.api.tasks import TaskFiltersDep
 from app.services.exports import as_csv, as_ndjson, as_xlsx, export_select, parse_target, rows
 from app.services.ledger import csv_stream, file_chunks, ledger_rows, xlsx_file
-from app.services.tasks import TaskFilters
 
 router = APIRouter(tags=["exports"], route_class=TransactionRoute)
 
@@ -25,24 +23,11 @@ def _disposition(name: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
 
 
-def _filters(status: TaskStatus | None, overdue: bool | None, branch_id: int | None,
-             township_id: int | None, problem_id: int | None, campaign_id: int | None,
-             due_before: date | None) -> TaskFilters:
-    return TaskFilters(status=status, overdue=overdue, branch_id=branch_id,
-                       township_id=township_id, problem_id=problem_id,
-                       campaign_id=campaign_id, due_before=due_before)
-
-
 @router.get("/exports/tasks.csv")
 def export_tasks_csv(
-    request: Request, actor: CurrentActor, status: TaskStatus | None = None,
-    overdue: bool | None = None, branch_id: int | None = None, township_id: int | None = None,
-    problem_id: int | None = None, campaign_id: int | None = None,
-    due_before: date | None = None,
+    request: Request, actor: CurrentActor, filters: TaskFiltersDep
 ) -> StreamingResponse:
     """The ledger as CSV, one row per task, streamed; same filters as `/tasks`."""
-    filters = _filters(status, overdue, branch_id, township_id, problem_id, campaign_id,
-                       due_before)
     rows = ledger_rows(request.app.state.engine, actor, filters)
     return StreamingResponse(csv_stream(rows), media_type="text/csv; charset=utf-8",
                              headers=_disposition("整改台账.csv"))
@@ -50,14 +35,9 @@ def export_tasks_csv(
 
 @router.get("/reports/ledger.xlsx")
 async def ledger_xlsx(
-    request: Request, actor: CurrentActor, status: TaskStatus | None = None,
-    overdue: bool | None = None, branch_id: int | None = None, township_id: int | None = None,
-    problem_id: int | None = None, campaign_id: int | None = None,
-    due_before: date | None = None,
+    request: Request, actor: CurrentActor, filters: TaskFiltersDep
 ) -> StreamingResponse:
     """The rectification ledger (问题清单、任务清单、责任清单) as an Excel workbook."""
-    filters = _filters(status, overdue, branch_id, township_id, problem_id, campaign_id,
-                       due_before)
     engine = request.app.state.engine
     title = f"整改台账({clock.today():%Y-%m-%d})"
     path = await run_in_threadpool(lambda: xlsx_file(ledger_rows(engine, actor, filters), title))

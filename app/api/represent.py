@@ -1,5 +1,6 @@
 """One place decides the representation: JSON, or the HTML fragment for htmx requests."""
 
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
@@ -25,6 +26,12 @@ def with_cursor(request: Request, path: str, cursor: str | None) -> str | None:
     params = {k: v for k, v in request.query_params.items() if k != "cursor" and v != ""}
     params["cursor"] = cursor
     return f"{path}?{urlencode(params)}"
+
+
+def json_list(items: Sequence[BaseModel]) -> Response:
+    """A JSON array of schema instances, each dumped once (no re-validation)."""
+    body = "[" + ",".join(item.model_dump_json() for item in items) + "]"
+    return Response(body, media_type="application/json", headers={"Vary": "HX-Request"})
 
 
 def wants_html(request: Request) -> bool:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
-from app.api.represent import Page, respond, with_cursor
+from app.api.represent import Page, json_list, respond, with_cursor
 from app.api.routing import TransactionRoute
 from app.models.screening import (
     Conclusion,
@@ -97,5 +97,4 @@ def list_early_warnings(request: Request, session: SessionDep, actor: CurrentAct
     """Branches ranked by risk, each with `score` and `reasons: [{code, message, value}]`."""
     items = early_warnings(session=session, actor=actor, settings=settings,
                            campaign_id=campaign_id, township_id=township_id, limit=limit)
-    return Response("[" + ",".join(i.model_dump_json() for i in items) + "]",
-                    media_type="application/json", headers={"Vary": "HX-Request"})
+    return json_list(items)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, Upl
 from fastapi.responses import FileResponse
 
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
-from app.api.represent import Page, respond, with_cursor
+from app.api.represent import Page, json_list, respond, with_cursor
 from app.api.routing import TransactionRoute
 from app.models.task import (
     ProgressUpdatePublic,
@@ -40,22 +40,31 @@ def task_page_context(session: SessionDep, actor: CurrentActor, task: Task) -> d
         "timeline": timeline,
         "people": svc.display_names(session, {e.actor for e in timeline}),
         "actions": svc.allowed_actions(session, actor, task),
-        "may_report": svc._may_work_on(actor, task) and task.status != TaskStatus.verified,
+        "may_report": svc.may_work_on(actor, task) and task.status != TaskStatus.verified,
     }
+
+
+def task_filters(
+    status: TaskStatus | None = None, overdue: bool | None = None,
+    branch_id: int | None = None, township_id: int | None = None,
+    problem_id: int | None = None, campaign_id: int | None = None,
+    due_before: date | None = None,
+) -> svc.TaskFilters:
+    """The filters of the task list, taken alike by its exports."""
+    return svc.TaskFilters(status=status, overdue=overdue, branch_id=branch_id,
+                           township_id=township_id, problem_id=problem_id,
+                           campaign_id=campaign_id, due_before=due_before)
+
+
+TaskFiltersDep = Annotated[svc.TaskFilters, Depends(task_filters)]
 
 
 @router.get("/tasks", response_model=Page[TaskPublic])
 def list_tasks(
     request: Request, session: SessionDep, actor: CurrentActor, page: PageDep,
-    status: TaskStatus | None = None, overdue: bool | None = None,
-    branch_id: int | None = None, township_id: int | None = None,
-    problem_id: int | None = None, campaign_id: int | None = None,
-    due_before: date | None = None,
+    filters: TaskFiltersDep,
 ) -> Response:
     """Tasks the caller may see; `overdue` is derived from the due date."""
-    filters = svc.TaskFilters(status=status, overdue=overdue, branch_id=branch_id,
-                              township_id=township_id, problem_id=problem_id,
-                              campaign_id=campaign_id, due_before=due_before)
     items, cursor = svc.list_tasks(session=session, actor=actor, filters=filters, page=page)
     return respond(request, Page[TaskPublic](items=items, next_cursor=cursor),
                    fragment="fragments/task_cards.html",
@@ -110,8 +119,7 @@ def transition_task(body: TransitionRequest, request: Request, task: TaskDep,
 def list_updates(request: Request, task: TaskDep, session: SessionDep) -> Response:
     """The task's progress updates with their files, oldest first."""
     updates = svc.list_updates(session=session, task=task)
-    return Response("[" + ",".join(u.model_dump_json() for u in updates) + "]",
-                    media_type="application/json")
+    return json_list(updates)
 
 
 @router.post("/tasks/{task_id}/updates", status_code=201, response_model=ProgressUpdatePublic)

@@ -21,7 +21,7 @@ from app.models.branch import (
 from app.models.township import Township
 from app.services.actors import Actor, branch_visible, require_register_write, township_visible
 from app.services.errors import Invalid
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import MAX_LIMIT, PageParams, keyset_page
 from app.services.records import apply_changes, check_version, get_visible, soft_delete
 
 
@@ -201,3 +201,13 @@ def delete_branch(*, session: Session, actor: Actor, branch: Branch, version: in
     soft_delete(branch)
     session.add(branch)
     session.flush()
+
+
+def branch_choices(
+    *, session: Session, actor: Actor, township_id: int | None = None
+) -> list[BranchPublic]:
+    """The branches the actor may see (of one township, if given), for choices on forms."""
+    items, _ = list_branches(session=session, actor=actor,
+                             filters=BranchFilters(township_id=township_id),
+                             page=PageParams(limit=MAX_LIMIT))
+    return items

@@ -251,7 +251,7 @@ def _is_branch_secretary_of(actor: Actor, task: Task) -> bool:
             and actor.branch_id == task.branch_id)
 
 
-def _may_work_on(actor: Actor, task: Task) -> bool:
+def may_work_on(actor: Actor, task: Task) -> bool:
     """Start, submit, report progress: the branch's secretary, its township's staff, county."""
     if actor.is_token:
         return False
@@ -303,7 +303,7 @@ def _authorise(actor: Actor, task: Task, action: TaskAction) -> None:
     if actor.is_token:
         raise Forbidden("整改任务的流转须由登录用户操作,API 令牌不能操作")
     if action in (TaskAction.start, TaskAction.submit):
-        if not _may_work_on(actor, task):
+        if not may_work_on(actor, task):
             raise Forbidden("只有本支部书记、本乡镇工作人员或县委组织部可以操作此任务")
         return
     if action == TaskAction.reopen:
@@ -382,7 +382,7 @@ def add_update(
     upload_dir: Path | None = None, max_bytes: int = 0,
 ) -> ProgressUpdate:
     """A progress note with its evidence files, all stored or none."""
-    if not _may_work_on(actor, task):
+    if not may_work_on(actor, task):
         raise Forbidden("只有本支部书记、本乡镇工作人员或县委组织部可以填报整改进展")
     if task.status == TaskStatus.verified:
         raise Conflict("任务已销号,不能再填报进展")

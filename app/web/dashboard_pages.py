@@ -10,7 +10,7 @@ from app.models.activity import ActivityKind, ActivityPublic
 from app.models.user import Role
 from app.services import activities as activity_svc
 from app.services import townships as township_svc
-from app.services.branches import BranchFilters, list_branches
+from app.services.branches import branch_choices
 from app.services.campaigns import latest_active
 from app.services.pagination import MAX_LIMIT, PageParams
 from app.services.report import summary
@@ -50,8 +50,7 @@ def activities_page(request: Request, session: SessionDep, actor: CurrentActor) 
         filters=activity_svc.ActivityFilters(campaign_id=campaign.id if campaign else None),
         page=PageParams(limit=MAX_LIMIT),
     )
-    branches, _ = list_branches(session=session, actor=actor, filters=BranchFilters(),
-                                page=PageParams(limit=MAX_LIMIT))
+    branches = branch_choices(session=session, actor=actor)
     return render(request, "pages/activities.html", actor, campaign=campaign,
                   data=Page[ActivityPublic](items=items, next_cursor=cursor),
                   kinds=list(ActivityKind), branches=branches,

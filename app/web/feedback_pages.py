@@ -1,7 +1,6 @@
 """Pages of the feedback forms: entry on a phone, the township's overview, consolidation."""
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
@@ -20,8 +19,7 @@ from app.models.feedback import (
 from app.models.user import Role
 from app.services import campaigns as campaign_svc
 from app.services import feedback as svc
-from app.services.actors import Actor
-from app.services.branches import BranchFilters, list_branches
+from app.services.branches import branch_choices
 from app.services.errors import Forbidden
 from app.services.pagination import MAX_LIMIT, PageParams
 from app.web.pages import render
@@ -31,11 +29,6 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
                    default_response_class=HTMLResponse)
 
-
-def _branches(session: SessionDep, actor: Actor) -> list[Any]:
-    items, _ = list_branches(session=session, actor=actor, filters=BranchFilters(),
-                             page=PageParams(limit=MAX_LIMIT))
-    return items
 
 
 @router.get("/sw.js")
@@ -53,7 +46,7 @@ def feedback_entry_page(request: Request, session: SessionDep, actor: CurrentAct
     return render(
         request, "pages/feedback_new.html", actor,
         campaign=campaign_svc.latest_active(session=session),
-        branches=_branches(session, actor), themes=list(Theme),
+        branches=branch_choices(session=session, actor=actor), themes=list(Theme),
         kinds=list(RespondentKind), satisfactions=list(Satisfaction),
     )
 
@@ -75,7 +68,7 @@ def feedback_page(request: Request, session: SessionDep, actor: CurrentActor,
     issued = {i.branch_id: i for i in issuances}
     return render(
         request, "pages/feedback.html", actor, campaign=campaign, stats=stats,
-        branches=_branches(session, actor), issued=issued,
+        branches=branch_choices(session=session, actor=actor), issued=issued,
         data=Page[FeedbackFormPublic](items=forms, next_cursor=cursor),
         more_url=with_cursor(request, "/api/v1/feedback-forms", cursor),
         may_write=actor.role in (Role.county_admin, Role.township_staff),
@@ -104,7 +97,7 @@ def consolidate_page(request: Request, session: SessionDep, actor: CurrentActor,
         more_url=with_cursor(request, "/api/v1/opinions", cursor),
         suggestions=Page[SuggestionPublic](items=suggestions, next_cursor=None),
         themes=list(Theme), theme=theme, branch_id=branch_id,
-        branches=_branches(session, actor),
+        branches=branch_choices(session=session, actor=actor),
         criteria=campaign_svc.campaign_criteria(session, cid),
         township_id=actor.township_id,
     )

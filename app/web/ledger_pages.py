@@ -1,7 +1,6 @@
 """Pages of the rectification ledger: campaigns, problems, the task board, a task, my tasks."""
 
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -18,7 +17,7 @@ from app.services import problems as problem_svc
 from app.services import tasks as task_svc
 from app.services import townships as township_svc
 from app.services.actors import Actor
-from app.services.branches import BranchFilters, list_branches
+from app.services.branches import branch_choices
 from app.services.pagination import MAX_LIMIT, PageParams
 from app.web.pages import render
 
@@ -29,12 +28,6 @@ router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
 def _may_write(actor: Actor) -> bool:
     return actor.role in (Role.county_admin, Role.township_staff)
 
-
-def _branches(session: SessionDep, actor: Actor, township_id: int | None = None) -> list[Any]:
-    items, _ = list_branches(session=session, actor=actor,
-                             filters=BranchFilters(township_id=township_id),
-                             page=PageParams(limit=MAX_LIMIT))
-    return items
 
 
 def _category_labels(session: SessionDep, campaign_id: int | None) -> dict[str, str]:
@@ -67,7 +60,7 @@ def problems_page(request: Request, session: SessionDep, actor: CurrentActor,
         more_url=with_cursor(request, "/api/v1/problems", next_cursor),
         campaign=campaign, may_write=_may_write(actor),
         townships=township_svc.all_townships(session=session, actor=actor),
-        branches=_branches(session, actor), sources=list(ProblemSource),
+        branches=branch_choices(session=session, actor=actor), sources=list(ProblemSource),
         criteria=campaign_svc.campaign_criteria(session, campaign.id if campaign else None),
         category_labels=_category_labels(session, campaign.id if campaign else None),
     )
@@ -86,7 +79,7 @@ def problem_page(request: Request, session: SessionDep, actor: CurrentActor,
         problem=problem_svc.problem_public(session, problem),
         data=Page[TaskPublic](items=items, next_cursor=None),
         may_write=_may_write(actor) and actor.township_id in (None, problem.township_id),
-        branches=_branches(session, actor, problem.township_id),
+        branches=branch_choices(session=session, actor=actor, township_id=problem.township_id),
         category_labels=_category_labels(session, problem.campaign_id),
     )
 
@@ -109,7 +102,7 @@ def tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
         columns.append((status.value, Page[TaskPublic](items=items, next_cursor=next_cursor)))
     return render(request, "pages/tasks.html", actor, mine=False, columns=columns,
                   counts=task_svc.status_counts(session=session, actor=actor, filters=filters),
-                  filters=filters, branches=_branches(session, actor))
+                  filters=filters, branches=branch_choices(session=session, actor=actor))
 
 
 @router.get("/my/tasks")
