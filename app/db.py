@@ -98,6 +98,12 @@ def set_audit_action(session: Session, obj: Versioned, action: str) -> None:
     session.info.setdefault("audit_actions", {})[id(obj)] = action
 
 
+def set_audit_reason(session: Session, obj: Versioned, reason: str | None) -> None:
+    """Give the next audit event of `obj` the person's reason (a deletion, an extension...)."""
+    if reason:
+        session.info.setdefault("audit_reasons", {})[id(obj)] = reason
+
+
 def _tracked(obj: object) -> bool:
     return isinstance(obj, Versioned) and obj.__feed_type__ is not None
 
@@ -140,14 +146,16 @@ def _created_fields(obj: Versioned) -> dict[str, list[Any]]:
 
 @event.listens_for(SASession, "before_flush")
 def _capture_before_flush(session: SASession, _ctx: UOWTransaction, _instances: Any) -> None:
-    pending: list[tuple[Versioned, str, dict[str, list[Any]]]] = session.info.setdefault(
-        "audit_pending", []
+    pending: list[tuple[Versioned, str, dict[str, list[Any]], str | None]] = (
+        session.info.setdefault("audit_pending", [])
     )
     actions: dict[int, str] = session.info.get("audit_actions", {})
+    reasons: dict[int, str] = session.info.get("audit_reasons", {})
     now = utcnow()
     for obj in session.new:
         if _tracked(obj):
-            pending.append((obj, actions.pop(id(obj), "create"), _created_fields(obj)))
+            pending.append((obj, actions.pop(id(obj), "create"), _created_fields(obj),
+                            reasons.pop(id(obj), None)))
     for obj in session.dirty:
         if not _tracked(obj) or not session.is_modified(obj, include_collections=False):
             continue
@@ -156,7 +164,7 @@ def _capture_before_flush(session: SASession, _ctx: UOWTransaction, _instances: 
             continue
         obj.updated_at = now
         default = "delete" if "deleted_at" in changes and obj.deleted_at else "update"
-        pending.append((obj, actions.pop(id(obj), default), changes))
+        pending.append((obj, actions.pop(id(obj), default), changes, reasons.pop(id(obj), None)))
 
 
 @event.listens_for(SASession, "after_flush")
@@ -164,13 +172,14 @@ def _capture_after_flush(session: SASession, _ctx: UOWTransaction) -> None:
     pending = session.info.pop("audit_pending", [])
     feed: dict[tuple[str, int], Versioned] = session.info.setdefault("feed_pending", {})
     rows = []
-    for obj, action, changes in pending:
+    for obj, action, changes, reason in pending:
         assert obj.id is not None and obj.__feed_type__ is not None
         feed[(obj.__feed_type__, obj.id)] = obj
         rows.append({
             "at": utcnow(), "actor": session.info.get("actor", "system"),
             "action": action, "entity_type": obj.__feed_type__, "entity_id": obj.id,
             "changes": changes, "request_id": session.info.get("request_id"),
+            "reason": reason,
         })
     if rows:
         session.connection().execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
@@ -203,5 +212,5 @@ def _forget_pending(session: SASession, transaction: SessionTransaction) -> None
     # The outermost transaction ended (commit, rollback, or close() without either): what
     # it flushed but did not commit must not be stamped by the session's next transaction.
     if transaction.parent is None:
-        for key in ("audit_pending", "feed_pending", "audit_actions"):
+        for key in ("audit_pending", "feed_pending", "audit_actions", "audit_reasons"):
             session.info.pop(key, None)

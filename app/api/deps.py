@@ -3,11 +3,12 @@
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Body, Depends, Header, Path, Query, Request
 from sqlmodel import Session
 
 from app.config import Settings
 from app.models.branch import Branch
+from app.models.forms import DeletionRequest
 from app.models.township import Township
 from app.services import auth
 from app.services.actors import Actor
@@ -114,3 +115,23 @@ def load_township(
 
 
 TownshipDep = Annotated[Township, Depends(load_township)]
+
+
+def deletion_reason(
+    reason: Annotated[
+        str | None,
+        Query(max_length=500, description="删除原因;也可放在请求体 {\"reason\": \"...\"} 中"),
+    ] = None,
+    body: Annotated[DeletionRequest | None, Body()] = None,
+) -> str:
+    """The reason a person gives for deleting a record: `?reason=` or `{"reason": ...}`.
+
+    Raises Invalid (field `reason`) when neither gives a non-blank text.
+    """
+    text = (body.reason if body is not None else None) or reason
+    if text is None or not text.strip():
+        raise Invalid("reason", "请填写删除原因")
+    return text.strip()
+
+
+DeletionReason = Annotated[str, Depends(deletion_reason)]

@@ -22,6 +22,7 @@ class AuditEvent(SQLModel, table=True):
     entity_id: int
     changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     request_id: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class AuditEventPublic(SQLModel):
@@ -35,3 +36,4 @@ class AuditEventPublic(SQLModel):
     entity_id: int
     changes: dict[str, Any]
     request_id: str | None
+    reason: str | None = None

@@ -3,7 +3,7 @@
 from typing import Any
 
 from pydantic import model_validator
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 
 class BlankIsNull(SQLModel):
@@ -32,3 +32,9 @@ class BlankIsNull(SQLModel):
                 value = None
             out[key] = value
         return out
+
+
+class DeletionRequest(BlankIsNull):
+    """Body of a `DELETE` of a record people enter: why it is deleted (kept in the audit)."""
+
+    reason: str | None = Field(default=None, max_length=500)

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, select
 from sqlmodel import Session, SQLModel, col
 
+from app.db import set_audit_reason
 from app.models.base import Versioned, utcnow
 from app.models.branch import Branch
 from app.services.errors import Invalid, NotFound, PreconditionFailed, PreconditionRequired
@@ -40,8 +41,13 @@ def apply_changes(
     return sent
 
 
-def soft_delete(record: Versioned) -> None:
+def soft_delete(
+    record: Versioned, *, session: Session | None = None, reason: str | None = None
+) -> None:
+    """Mark `record` deleted; with `session` and `reason`, its audit event keeps the reason."""
     record.deleted_at = utcnow()
+    if session is not None:
+        set_audit_reason(session, record, reason)
 
 
 def where_equal(
