@@ -4,12 +4,11 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api import (
@@ -33,9 +32,11 @@ from app.api import errors as error_handlers
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
-from app.web import dashboard_pages, feedback_pages, ledger_pages, pages, screening_pages
+from app.web import assets, dashboard_pages, feedback_pages, ledger_pages, pages, screening_pages
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Office files are zip archives already: compressing them again costs CPU and saves nothing.
+NOT_COMPRESSED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, exports.XLSX,
+                  "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 log = logging.getLogger("rectify")
 
 
@@ -92,6 +93,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     error_handlers.install(app)
     app.add_middleware(RequestContext)
+    # text over a mobile network: gzip at a level that keeps streamed exports fast; each
+    # streamed chunk is flushed, so exports still stream
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=5,
+                       exclude_content_types=NOT_COMPRESSED)
     for module in (auth, townships, branches, campaigns, problems, tasks, feedback, screenings,
                    activities, reports, exports, users, audit, changes):
         app.include_router(module.router, prefix="/api/v1")
@@ -101,5 +106,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(feedback_pages.router)
     app.include_router(screening_pages.router)
     app.include_router(dashboard_pages.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", assets.HashedStaticFiles(directory=assets.STATIC_DIR), name="static")
     return app

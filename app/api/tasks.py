@@ -1,7 +1,7 @@
 """`/tasks`: rectification tasks, their transitions, progress updates and evidence files."""
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile
 from fastapi.responses import FileResponse
@@ -19,7 +19,7 @@ from app.models.task import (
     TransitionRequest,
 )
 from app.services import tasks as svc
-from app.services.evidence import file_path
+from app.services.evidence import ensure_thumbnail, file_path
 
 router = APIRouter(tags=["tasks"], route_class=TransactionRoute)
 
@@ -145,9 +145,17 @@ def add_update(
 
 @router.get("/attachments/{attachment_id}")
 def download_attachment(session: SessionDep, actor: CurrentActor, settings: SettingsDep,
-                        attachment_id: int = Path()) -> FileResponse:
-    """The evidence file, after the same authorisation as its task."""
+                        attachment_id: int = Path(),
+                        size: Literal["thumb"] | None = None) -> FileResponse:
+    """The evidence file, after the same authorisation as its task; `?size=thumb` gives a
+    small JPEG of a photo (the file itself when it is no picture)."""
     a = svc.get_attachment(session=session, actor=actor, attachment_id=attachment_id)
+    thumb = ensure_thumbnail(settings.upload_dir, a.storage_key, a.content_type) \
+        if size == "thumb" else None
+    if thumb is not None:
+        return FileResponse(thumb, media_type="image/jpeg", headers={
+            "Cache-Control": "private, max-age=31536000, immutable",
+            "ETag": f'"{a.sha256[:32]}-thumb"'})
     inline = a.content_type.startswith("image/") or a.content_type == "application/pdf"
     return FileResponse(
         file_path(settings.upload_dir, a.storage_key), media_type=a.content_type,

@@ -1,9 +1,7 @@
 """Pages of the feedback forms: entry on a phone, the township's overview, consolidation."""
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse
 
 from app.api.deps import CurrentActor, SessionDep
 from app.api.represent import Page, with_cursor
@@ -22,9 +20,8 @@ from app.services import feedback as svc
 from app.services.branches import branch_choices
 from app.services.errors import Forbidden
 from app.services.pagination import MAX_LIMIT, PageParams
+from app.web import assets
 from app.web.pages import render
-
-STATIC = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
                    default_response_class=HTMLResponse)
@@ -32,10 +29,12 @@ router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
 
 
 @router.get("/sw.js")
-def service_worker() -> FileResponse:
-    """The service worker that keeps the form entry page usable offline (scope `/`)."""
-    return FileResponse(STATIC / "sw.js", media_type="text/javascript",
-                        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+def service_worker() -> Response:
+    """The service worker that keeps the secretary's pages usable offline (scope `/`), with
+    the build hash and the hashed static URLs written in: a new build is a changed worker,
+    which the browser installs on the next online visit."""
+    return Response(assets.service_worker_source(), media_type="text/javascript",
+                    headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
 
 
 @router.get("/feedback/new")

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi.templating import Jinja2Templates
 
 from app.labels import LABELS, label
+from app.web.assets import static_url
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -20,5 +21,5 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
-templates.env.globals.update(label=label, LABELS=LABELS)
+templates.env.globals.update(label=label, LABELS=LABELS, static_url=static_url)
 templates.env.filters["local_time"] = local_time
