@@ -2,6 +2,16 @@
 (function () {
   "use strict";
 
+  // The service worker keeps the secretary's pages and their files on the phone (sw.js).
+  // The stored pages belong to the account signed in: on the sign-in page they are dropped,
+  // so the next account on a shared phone never sees them offline.
+  if ("serviceWorker" in navigator) {
+    if (location.pathname === "/login" && window.caches) {
+      window.caches.delete("rectify-pages").catch(function () {});
+    }
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+  }
+
   function flash() { return document.getElementById("flash"); }
 
   // Bring a message into view and give it focus, so it is seen and read out.

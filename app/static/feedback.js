@@ -1,6 +1,7 @@
 // Entering returned 党支部征求意见表 on a phone, on a weak or absent mobile signal.
 //
-// A submitted form goes first into a queue kept in this browser (localStorage), with a key
+// A submitted form goes first into a queue kept on the phone (IndexedDB, per account, see
+// outbox.js; forms queued by an earlier version in localStorage are moved there), with a key
 // made here; then it is sent to POST /api/v1/feedback-forms with that key as
 // `Idempotency-Key`. Whatever happens to the connection, the same entry is always resent
 // with the same key and the same bytes, so the server stores it once. The queue survives
@@ -9,10 +10,6 @@
 // stays in the queue as 被退回 with the server's messages, to be corrected or discarded.
 (function () {
   "use strict";
-
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
-  }
 
   var root = document.getElementById("fb");
   if (!root) { return; }
@@ -41,29 +38,43 @@
 
   // ------------------------------------------------------------------ the stored queue
 
+  var outbox = window.RectifyOutbox;
+  var KIND = "feedback";
   var memoryQueue = [];
-  var storageOk = true;
+  var loaded = false;
+  var lastSave = Promise.resolve(true);
 
-  function readQueue() {
-    try {
-      var raw = window.localStorage.getItem(QUEUE_KEY);
-      var list = raw ? JSON.parse(raw) : [];
-      storageOk = true;
-      return Array.isArray(list) ? list : [];
-    } catch (e) {
-      storageOk = false;
-      return memoryQueue.slice();
-    }
+  function readQueue() { return memoryQueue; }
+
+  // In memory at once; on the phone when the browser lets it (lastSave tells).
+  function writeQueue(list) {
+    memoryQueue = list;
+    lastSave = outbox.save(KIND, list);
+    lastSave.then(function (ok) { if (!ok) { storageWarning(); } });
   }
 
-  function writeQueue(list) {
-    memoryQueue = list.slice();
+  function storageWarning() {
+    notice("这部手机现在不能保存数据(存储已满或处于无痕模式):待发送的意见表只保存在本页面里," +
+           "发送成功前请不要关闭本页面。", "warn");
+  }
+
+  // Forms an earlier version kept in localStorage: this account's move to the phone's
+  // IndexedDB queue; other accounts' stay until they sign in here.
+  function takeOldQueue(list) {
+    var old;
+    try { old = JSON.parse(window.localStorage.getItem(QUEUE_KEY) || "[]"); } catch (e) { return false; }
+    if (!Array.isArray(old) || !old.length) { return false; }
+    var moved = old.filter(function (e) { return e.actor === actor && !find(list, e.id); });
+    moved.forEach(function (e) { list.push(e); });
+    var rest = old.filter(function (e) { return e.actor !== actor; });
     try {
-      window.localStorage.setItem(QUEUE_KEY, JSON.stringify(list));
-      storageOk = true;
-    } catch (e) {
-      storageOk = false;
-    }
+      if (rest.length) {
+        window.localStorage.setItem(QUEUE_KEY, JSON.stringify(rest));
+      } else {
+        window.localStorage.removeItem(QUEUE_KEY);
+      }
+    } catch (e) { /* left there; find() keeps it from being taken twice */ }
+    return moved.length > 0;
   }
 
   function find(list, id) {
@@ -71,9 +82,9 @@
     return null;
   }
 
-  // Read, change and write back in one go (another tab may have changed it meanwhile).
+  // Change the queue and write it back in one go.
   function update(change) {
-    var list = readQueue();
+    var list = readQueue().slice();
     var result = change(list);
     prune(list);
     writeQueue(list);
@@ -739,6 +750,7 @@
     });
     form.addEventListener("submit", function (evt) {
       evt.preventDefault();
+      if (!loaded) { return; }  // the queue is read in a moment
       clearErrors();
       var result = collect();
       if (result.errors.length) { showErrors(result.errors); return; }
@@ -755,32 +767,48 @@
       stopEditing();
       resetForm();
       clearDraft();
-      if (!storageOk) {
-        notice("这部手机不允许网页保存数据(可能是无痕模式):没有发送成功前,请不要关闭本页面。", "warn");
-      } else {
+      notice("正在保存到手机……", "ok", entry.id);
+      lastSave.then(function (ok) {
+        if (!ok) { storageWarning(); return; }
         notice(navigator.onLine === false ? "已保存在手机上,有信号后自动发送。可以接着录入下一份。"
                                           : "已保存在手机上,正在发送。可以接着录入下一份。",
                "ok", entry.id);
-      }
+      });
       window.scrollTo(0, 0);  // the network line and the queue, with the new entry on top
       flush();
     });
-    if (!restoreDraft()) { resetForm(); }
   }
 
   // ------------------------------------------------------------------ when to send
 
-  // A send cut short by closing the page left its entry "sending": it waits again.
-  update(function (list) {
-    list.forEach(function (e) { if (mine(e) && e.state === "sending") { e.state = "pending"; } });
-  });
+  function start(list) {
+    memoryQueue = list.slice();
+    loaded = true;
+    var moved = takeOldQueue(memoryQueue);
+    var stale = memoryQueue.some(function (e) { return mine(e) && e.state === "sending"; });
+    // A send cut short by closing the page left its entry "sending": it waits again.
+    if (moved || stale) {
+      update(function (l) {
+        l.forEach(function (e) { if (mine(e) && e.state === "sending") { e.state = "pending"; } });
+      });
+    }
+    if (!outbox.stored(KIND)) { storageWarning(); }
+    if (form && !restoreDraft()) { resetForm(); }
+    render();
+    flush();
+  }
 
   window.addEventListener("online", function () { render(); flush(); });
   window.addEventListener("offline", function () { render(); });
-  window.addEventListener("storage", function (evt) { if (evt.key === QUEUE_KEY) { render(); } });
-  window.addEventListener("pageshow", function () { render(); flush(); });
+  // another tab changed the queue
+  outbox.onChange(function (kind, fromElsewhere) {
+    if (kind === KIND && fromElsewhere) {
+      outbox.load(KIND).then(function (list) { memoryQueue = list.slice(); render(); });
+    }
+  });
+  window.addEventListener("pageshow", function () { if (loaded) { render(); flush(); } });
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") { flush(); }
+    if (loaded && document.visibilityState === "visible") { flush(); }
   });
   setInterval(function () {
     if (readQueue().some(function (e) { return mine(e) && e.state === "pending"; })) { flush(); }
@@ -790,9 +818,9 @@
   window.RectifyFeedback = {
     queue: readQueue,
     flush: flush,
+    add: function (entry) { update(function (list) { list.push(entry); }); return lastSave; },
     sendNow: function (id) { return sendEntry(id, true); }
   };
 
-  render();
-  flush();
+  outbox.load(KIND).then(start);
 })();
