@@ -221,11 +221,11 @@
     var note = document.getElementById("update-note");
     var busy = (note && note.value.trim()) || (files && files.files && files.files.length);
     if (busy || !window.htmx) {
-      say("进展已上报。刷新页面可在整改过程中看到。", "ok");
+      say("整改进展已上报。刷新页面可在整改过程中看到。", "ok");
       return;
     }
     window.htmx.ajax("GET", "/api/v1/tasks/" + taskId, { target: "#task-detail", swap: "outerHTML" })
-      .then(function () { say("进展已上报。", "ok"); });
+      .then(function () { say("整改进展已上报", "ok"); });
   }
 
   function fileError(text) {

@@ -143,6 +143,9 @@ self.addEventListener("fetch", function (event) {
   if (url.origin !== self.location.origin || url.pathname.indexOf("/api/") === 0) { return; }
   if (request.mode === "navigate" && offlinePath(url.pathname)) {
     event.respondWith(page(event, url.pathname));
+  } else if (request.mode === "navigate") {
+    // any other page: as usual, and a page in Chinese instead of the browser's error
+    event.respondWith(fetch(request).catch(offlinePage));
   } else if (url.pathname.indexOf("/static/") === 0) {
     event.respondWith(staticFile(event, url.pathname));
   }

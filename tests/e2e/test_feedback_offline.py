@@ -303,15 +303,13 @@ def test_lost_answer_and_double_send_store_the_form_once(  # type: ignore[no-unt
 
     # the same entry sent twice at once, from the page's own send function
     page.unroute("**/api/v1/feedback-forms")
-    page.evaluate("""([campaignId, branchId]) => {
-        const q = JSON.parse(localStorage.getItem('rectify.feedback.queue'));
-        q.push({id: 'k-twice', key: 'k-twice', actor: 'user:sec', state: 'pending',
-                 created_at: Date.now(), summary: {kind: 'villager', opinions: 1},
-                 payload: JSON.stringify({campaign_id: campaignId, branch_id: branchId,
-                   respondent_kind: 'villager', anonymous: true, respondent_name: null,
-                   satisfaction: null, opinions: [{text: '同时发两次', theme: 'other'}]})});
-        localStorage.setItem('rectify.feedback.queue', JSON.stringify(q));
-    }""", [village.campaign_id, village.branch_id])
+    page.evaluate("""([campaignId, branchId]) => RectifyFeedback.add(
+        {id: 'k-twice', key: 'k-twice', actor: 'user:sec', state: 'pending',
+         created_at: Date.now(), summary: {kind: 'villager', opinions: 1},
+         payload: JSON.stringify({campaign_id: campaignId, branch_id: branchId,
+           respondent_kind: 'villager', anonymous: true, respondent_name: null,
+           satisfaction: null, opinions: [{text: '同时发两次', theme: 'other'}]})})
+    """, [village.campaign_id, village.branch_id])
     outcomes = page.evaluate(
         "Promise.all([RectifyFeedback.sendNow('k-twice'), RectifyFeedback.sendNow('k-twice')])"
         ".then(rs => rs.map(r => r.kind))"

@@ -125,8 +125,7 @@ def test_secretary_reports_with_a_photo_staff_rejects_then_verifies(  # type: ig
     # --- a note and a photo: the chosen file is listed before it goes up
     form = page.locator("#report-form")
     form.get_by_label("进展情况").fill("已召开3月主题党日,全体党员参加,留存照片")
-    expect(form.locator("#upload-progress")).to_have_count(1)
-    expect(form.locator("#upload-progress")).to_be_hidden()
+    expect(form.locator("#upload-status")).to_be_hidden()
     picker = form.locator("label[for=update-files]")
     expect(picker).to_have_text("拍照或选择佐证材料")
     assert_big_enough(page, picker)
@@ -137,27 +136,28 @@ def test_secretary_reports_with_a_photo_staff_rejects_then_verifies(  # type: ig
         {"name": "主题党日现场.jpg", "mimeType": "image/jpeg", "buffer": camera_photo(page)}
     )
     expect(form.locator("#file-list")).to_contain_text("已选择:主题党日现场.jpg")
-    # the progress bar shows while the upload runs
+    # the upload says how far it is (正在上传 N%)
     page.evaluate("""() => {
         window.__uploadProgress = [];
-        document.addEventListener('htmx:xhr:progress', () => {
-            const bar = document.getElementById('upload-progress');
-            if (bar) { window.__uploadProgress.push({hidden: bar.hidden, value: bar.value}); }
-        });
+        new MutationObserver(() => {
+            const box = document.getElementById('upload-status');
+            if (box) { window.__uploadProgress.push(box.textContent); }
+        }).observe(document.getElementById('main'), {subtree: true, childList: true,
+                                                     characterData: true});
     }""")
     assert_fits_phone(page)
     shoot(page, "task-file-chosen")
 
     form.get_by_role("button", name="上报进展").click()
-    expect(page.locator("#task-detail").get_by_role("status")).to_have_text("整改进展已上报")
+    expect(page.locator("#upload-status")).to_have_text("整改进展已上报")
     seen = page.evaluate("window.__uploadProgress")
-    assert any(not p["hidden"] for p in seen), seen
+    assert any(re.fullmatch(r"正在上传 \d{1,3}%", p) for p in seen), seen
     update = page.locator("#timeline li.tl-update")
     expect(update).to_have_count(1)
     expect(update).to_contain_text("干沟子村书记")
     expect(update).to_contain_text("已召开3月主题党日,全体党员参加,留存照片")
     thumb = update.locator("img")
-    expect(thumb).to_have_attribute("src", re.compile(r"^/api/v1/attachments/\d+$"))
+    expect(thumb).to_have_attribute("src", re.compile(r"^/api/v1/attachments/\d+\?size=thumb$"))
     expect(thumb).to_have_attribute("alt", "主题党日现场.jpg")
     thumb.scroll_into_view_if_needed()
     page.wait_for_function(
