@@ -16,6 +16,7 @@ from PIL import Image
 from sqlalchemy import Engine, func, select
 
 from app.models.task import Attachment, ProgressUpdate
+from app.services import evidence
 from app.web import assets
 from tests.api.test_evidence import pdf, tasks, upload  # noqa: F401  (tasks: a fixture)
 from tests.factories import committed
@@ -241,3 +242,21 @@ def test_report_with_photo_sent_twice_with_its_key_is_stored_once(
     with committed(engine) as s:
         assert s.scalar(select(func.count()).select_from(ProgressUpdate)) == 1
         assert s.scalar(select(func.count()).select_from(Attachment)) == 1
+
+
+def test_webp_loses_its_exif_and_xmp() -> None:
+    img = Image.new("RGB", (64, 48), (10, 200, 10))
+    exif = Image.Exif()
+    exif.get_ifd(GPS).update({1: "N", 2: (41.0, 56.0, 12.0)})
+    out = io.BytesIO()
+    img.save(out, "WEBP", exif=exif.tobytes(), xmp=b"<x:xmpmeta>GPSLatitude</x:xmpmeta>",
+             lossless=True)
+    data = out.getvalue()
+    assert b"EXIF" in data and b"GPSLatitude" in data
+    stripped = evidence.strip_location(data, "image/webp")
+    assert stripped is not None
+    assert b"EXIF" not in stripped and b"GPSLatitude" not in stripped
+    again = Image.open(io.BytesIO(stripped))
+    again.load()
+    assert again.size == (64, 48) and not again.getexif().get_ifd(GPS)
+    assert evidence.strip_location(stripped, "image/webp") is None  # nothing left to cut

@@ -373,3 +373,30 @@ def test_what_is_typed_survives_a_reload_before_submitting(  # type: ignore[no-u
     expect(page.get_by_label("第 1 条意见内容")).to_have_value("打到一半,手机没电了")
     expect(page.get_by_label("干部")).to_be_checked()
     expect(page.locator("#fb-notice")).to_contain_text("已恢复上次没有提交的内容")
+
+
+def test_forms_queued_by_the_earlier_version_move_to_indexeddb_and_are_sent(  # type: ignore[no-untyped-def]
+    page: Page, village: Village, engine: Engine, log_in
+) -> None:
+    """Before this version the queue lived in localStorage: this account's entries are taken
+    over and sent; another account's stay where they were."""
+    open_entry_page(page, log_in)
+    page.evaluate("""([campaignId, branchId]) => {
+        const entry = (id, actor, text) => ({id: id, key: id, actor: actor, state: 'pending',
+          created_at: Date.now(), summary: {kind: 'villager', opinions: 1},
+          payload: JSON.stringify({campaign_id: campaignId, branch_id: branchId,
+            respondent_kind: 'villager', anonymous: true, respondent_name: null,
+            satisfaction: null, opinions: [{text: text, theme: 'other'}]})});
+        localStorage.setItem('rectify.feedback.queue', JSON.stringify([
+          entry('old-mine', 'user:sec', '旧版本保存的意见'),
+          entry('old-theirs', 'user:someone', '别人的意见')]));
+    }""", [village.campaign_id, village.branch_id])
+    page.reload()
+    expect(page.locator('#fb-queue-list > li[data-id="old-mine"]')).to_contain_text("已发送")
+    expect(page.locator('#fb-queue-list > li[data-id="old-theirs"]')).to_have_count(0)
+    left = page.evaluate("JSON.parse(localStorage.getItem('rectify.feedback.queue'))")
+    assert [e["id"] for e in left] == ["old-theirs"]
+    assert counts(engine) == (1, 1)
+    with engine.connect() as conn:
+        assert conn.execute(text(
+            "SELECT count(*) FROM opinion WHERE text = '别人的意见'")).scalar_one() == 0
