@@ -110,8 +110,10 @@ def store_upload(
     source: BinaryIO, *, original_name: str | None, upload_dir: Path, max_bytes: int,
     field: str = "files",
 ) -> StoredFile:
-    """Copy an upload into storage, hashing and measuring it; refuse what is too big or not
-    an accepted type. The stored name is random; the user's name is kept only as text."""
+    """Copy an upload into storage, hashing and measuring it; refuse what is too big
+    (TooLarge, 413) or not an accepted type (Invalid on `field`). A photo loses its location
+    (see the module's docstring); size and sha256 are of the bytes as stored. The stored name
+    is random; the user's name is kept only as text."""
     key = secrets.token_hex(16)
     folder = upload_dir / key[:2]
     folder.mkdir(parents=True, exist_ok=True)

@@ -93,8 +93,7 @@ def worker_ready(page: Page, path: str) -> None:
     """Wait until the service worker runs and has stored `path` for offline use."""
     assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.wait_for_function(
-        "p => caches.open('rectify-pages').then(c => c.match(p)).then(r => { window.__hit = !!r; })"
-        " && window.__hit", arg=path, polling=200)
+        "async p => !!(await (await caches.open('rectify-pages')).match(p))", arg=path, polling=200)
 
 
 def open_task(page: Page, task_id: int) -> None:
@@ -250,11 +249,9 @@ def test_an_upgrade_is_picked_up_on_the_next_online_visit(  # type: ignore[no-un
     page.goto("/my/tasks")  # the next online visit
     assert page.evaluate("window.__build") == "v2"  # the new script, not the cached one
     page.wait_for_function(
-        "n => caches.keys().then(k => { window.__keys = k; }) && window.__keys &&"
-        " window.__keys.includes('rectify-static-' + n)", arg=new, polling=200)
-    page.wait_for_function(
-        "o => caches.keys().then(k => { window.__keys = k; }) && window.__keys &&"
-        " !window.__keys.includes('rectify-static-' + o)", arg=old, polling=200)
+        "async ([n, o]) => { const k = await caches.keys();"
+        " return k.includes('rectify-static-' + n) && !k.includes('rectify-static-' + o); }",
+        arg=[new, old], polling=200)
     context.set_offline(True)
     page.goto("/my/tasks")
     expect(page.get_by_role("heading", name="我的支部任务")).to_be_visible()
