@@ -109,15 +109,21 @@ def update_problem(
 
 
 def delete_problem(
-    *, session: Session, actor: Actor, problem: Problem, version: int | None
+    *, session: Session, actor: Actor, problem: Problem, version: int | None, reason: str
 ) -> None:
+    """Soft-delete a problem, keeping `reason` in its audit event.
+
+    Raises Forbidden (not its township's writer), PreconditionRequired/Failed (version),
+    Conflict naming the live tasks still against it."""
     require_township_write(actor, problem.township_id, "问题清单")
     check_version(problem, version)
-    live = session.execute(
-        select(Task.id).where(Task.problem_id == problem.id, col(Task.deleted_at).is_(None))
-    ).first()
-    if live is not None:
-        raise Conflict("该问题下还有整改任务,不能删除")
-    soft_delete(problem)
+    titles = list(session.scalars(
+        select(Task.title).where(Task.problem_id == problem.id, col(Task.deleted_at).is_(None))
+        .order_by(Task.id)
+    ))
+    if titles:
+        named = "、".join(f"“{t}”" for t in titles[:5]) + (" 等" if len(titles) > 5 else "")
+        raise Conflict(f"该问题下还有 {len(titles)} 项整改任务:{named},请先删除或撤销这些任务")
+    soft_delete(problem, session=session, reason=reason)
     session.add(problem)
     session.flush()
