@@ -33,7 +33,14 @@ from app.api import errors as error_handlers
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
-from app.web import dashboard_pages, feedback_pages, ledger_pages, pages, screening_pages
+from app.web import (
+    dashboard_pages,
+    feedback_pages,
+    ledger_pages,
+    pages,
+    record_pages,
+    screening_pages,
+)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("rectify")
@@ -101,5 +108,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(feedback_pages.router)
     app.include_router(screening_pages.router)
     app.include_router(dashboard_pages.router)
+    app.include_router(record_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -129,7 +129,8 @@ def update_form(body: FeedbackFormUpdate, request: Request,
                            version=body.version if body.version is not None else if_match)
     return respond(request, svc.form_public(session, form), etag=form.version,
                    fragment="fragments/feedback_form_detail.html",
-                   page_url=f"/feedback/forms/{form.id}", context={"saved": True})
+                   page_url=f"/feedback/forms/{form.id}",
+                   context={"saved": True, "may_write": True})
 
 
 @router.delete("/feedback-forms/{form_id}", status_code=204, description=DELETE_DOC)
@@ -145,10 +146,13 @@ def delete_form(request: Request, form: Annotated[FeedbackForm, Depends(load_for
 def list_opinions(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep,
                   campaign_id: int | None = None, township_id: int | None = None,
                   branch_id: int | None = None, theme: Theme | None = None,
-                  consolidated: bool | None = None) -> Response:
-    """Raw opinions; `consolidated=false` lists those not yet in a suggestion."""
+                  consolidated: bool | None = None,
+                  suggestion_id: int | None = None) -> Response:
+    """Raw opinions; `consolidated=false` lists those not yet in a suggestion,
+    `suggestion_id` those a suggestion stands for."""
     filters = svc.OpinionFilters(campaign_id=campaign_id, township_id=township_id,
-                                 branch_id=branch_id, theme=theme, consolidated=consolidated)
+                                 branch_id=branch_id, theme=theme, consolidated=consolidated,
+                                 suggestion_id=suggestion_id)
     items, cursor = svc.list_opinions(session=session, actor=actor, filters=filters, page=page)
     return respond(request, Page[OpinionPublic](items=items, next_cursor=cursor),
                    fragment="fragments/opinion_rows.html",
@@ -174,7 +178,8 @@ def update_opinion(body: OpinionUpdate, request: Request, session: SessionDep,
     return respond(request, svc.opinion_public(session, opinion), etag=opinion.version,
                    fragment="fragments/feedback_form_detail.html",
                    page_url=f"/feedback/forms/{form.id}",
-                   context={"data": svc.form_public(session, form), "saved": True})
+                   context={"data": svc.form_public(session, form), "saved": True,
+                            "may_write": True})
 
 
 @router.delete("/opinions/{opinion_id}", status_code=204, description=DELETE_DOC)

@@ -225,6 +225,8 @@ def _opinion_id_list(value: Any) -> Any:
         return []
     if isinstance(value, str | int):
         return [value]
+    if isinstance(value, list):
+        return [v for v in value if v != ""]
     return value
 
 
@@ -256,7 +258,7 @@ class SuggestionUpdate(BlankIsNull, SQLModel):
     theme: Theme | None = None
     opinion_ids: Annotated[OpinionIds, AfterValidator(_at_least_one)] | None = Field(
         default=None, max_length=500)
-    add_opinion_ids: OpinionIds | None = Field(
+    add_opinion_ids: Annotated[OpinionIds, AfterValidator(_at_least_one)] | None = Field(
         default=None, max_length=500, description="加入这条意见建议的意见(已归入的保留)")
     problem_id: int | None = None
     version: int | None = None

@@ -11,7 +11,7 @@ from app.services.activities import get_activity
 from app.services.actors import Actor
 from app.services.branches import get_branch
 from app.services.errors import Forbidden, Invalid
-from app.services.feedback import get_opinion, get_suggestion
+from app.services.feedback import get_form, get_issuance, get_opinion, get_suggestion
 from app.services.pagination import PageParams, keyset_page
 from app.services.problems import get_problem
 from app.services.screenings import get_screening
@@ -28,6 +28,8 @@ VISIBILITY: dict[str, Callable[[Session, Actor, int], object]] = {
     "activity": lambda s, a, i: get_activity(session=s, actor=a, activity_id=i),
     "suggestion": lambda s, a, i: get_suggestion(session=s, actor=a, suggestion_id=i),
     "opinion": lambda s, a, i: get_opinion(session=s, actor=a, opinion_id=i),
+    "feedback_form": lambda s, a, i: get_form(session=s, actor=a, form_id=i),
+    "form_issuance": lambda s, a, i: get_issuance(session=s, actor=a, issuance_id=i),
 }
 
 

@@ -29,10 +29,9 @@ _BY_TOWNSHIP: list[tuple[Any, str, str]] = [
 
 
 def _live(model: Any) -> Any:
-    condition = col(model.deleted_at).is_(None)
     if model is ApiToken:
-        condition = condition & col(ApiToken.revoked_at).is_(None)
-    return condition
+        return col(ApiToken.deleted_at).is_(None) & col(ApiToken.revoked_at).is_(None)
+    return col(model.deleted_at).is_(None)
 
 
 def attached_counts(

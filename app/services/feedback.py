@@ -333,6 +333,7 @@ class OpinionFilters:
     branch_id: int | None = None
     theme: Theme | None = None
     consolidated: bool | None = None
+    suggestion_id: int | None = None
 
 
 def _opinion_visible(actor: Actor) -> ColumnElement[bool]:
@@ -347,7 +348,8 @@ def list_opinions(
         .join(Branch, col(Branch.id) == Opinion.branch_id)
         .where(col(Opinion.deleted_at).is_(None), _opinion_visible(actor))
     )
-    stmt = where_equal(stmt, Opinion, filters, ("campaign_id", "township_id", "branch_id", "theme"))
+    stmt = where_equal(stmt, Opinion, filters,
+                       ("campaign_id", "township_id", "branch_id", "theme", "suggestion_id"))
     if filters.consolidated is True:
         stmt = stmt.where(col(Opinion.suggestion_id).is_not(None))
     elif filters.consolidated is False:
@@ -607,7 +609,8 @@ def feedback_stats(
     def scoped(stmt: Any, model: Any, branch_col: bool = True) -> Any:
         # suggestions have no branch: they are seen as GET /suggestions sees them
         stmt = stmt.where(record_visible(actor, col(model.township_id), col(model.branch_id))
-                          if branch_col else _suggestion_visible(actor))
+                          if branch_col else _suggestion_visible(actor),
+                          col(model.deleted_at).is_(None))
         if campaign_id is not None:
             stmt = stmt.where(model.campaign_id == campaign_id)
         if township_id is not None:
