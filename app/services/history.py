@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 from app.labels import LABELS, label
 from app.models.audit import AuditEvent
 from app.models.branch import Branch
-from app.models.campaign import Criterion
+from app.models.campaign import Campaign, Criterion
 from app.models.township import Township
 from app.models.user import ApiToken, User
 from app.services.actors import Actor
@@ -98,12 +98,15 @@ class _Names:
             return {v for e in events for v in (e.changes.get(key) or [])
                     if isinstance(v, int) and not isinstance(v, bool)}
 
-        branch_ids, township_ids = ids("branch_id"), ids("township_id")
+        branch_ids, township_ids, campaign_ids = (ids("branch_id"), ids("township_id"),
+                                                  ids("campaign_id"))
         codes = {v for e in events for v in (e.changes.get("category") or [])
                  if isinstance(v, str)}
         self.branch: dict[int, str] = self._lookup(session, Branch.id, Branch.name, branch_ids)
         self.township: dict[int, str] = self._lookup(session, Township.id, Township.name,
                                                      township_ids)
+        self.campaign: dict[int, str] = self._lookup(session, Campaign.id, Campaign.name,
+                                                     campaign_ids)
         self.category: dict[str, str] = self._lookup(session, Criterion.code, Criterion.label,
                                                      codes)
 
@@ -124,6 +127,10 @@ def _shown(entity_type: str, name: str, value: Any, names: _Names) -> str:
         return names.branch.get(value, f"编号 {value}")
     if name == "township_id":
         return names.township.get(value, f"编号 {value}")
+    if name == "campaign_id":
+        return names.campaign.get(value, f"编号 {value}")
+    if name.endswith("_id") and isinstance(value, int):
+        return f"编号 {value}"
     if name == "category":
         return names.category.get(value, str(value))
     group = _KIND_GROUPS.get(entity_type) if name == "kind" else _VALUE_GROUPS.get(name)
