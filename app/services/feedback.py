@@ -417,7 +417,8 @@ def opinion_public(session: Session, opinion: Opinion) -> OpinionPublic:
 # ---------------------------------------------------------------- suggestions
 
 
-def _suggestion_visible(actor: Actor) -> ColumnElement[bool]:
+def suggestion_visible(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: the suggestions the actor may read (a secretary: its township's)."""
     if actor.role == Role.branch_secretary:
         return col(Suggestion.township_id) == actor.township_id
     return record_visible(actor, col(Suggestion.township_id), col(Suggestion.township_id))
@@ -489,7 +490,7 @@ def create_suggestion(*, session: Session, actor: Actor, data: SuggestionCreate)
 
 
 def get_suggestion(*, session: Session, actor: Actor, suggestion_id: int) -> Suggestion:
-    return get_visible(session, Suggestion, suggestion_id, _suggestion_visible(actor),
+    return get_visible(session, Suggestion, suggestion_id, suggestion_visible(actor),
                        "意见建议不存在或无权查看")
 
 
@@ -580,7 +581,7 @@ def list_suggestions(
     page: PageParams,
 ) -> tuple[list[SuggestionPublic], str | None]:
     stmt = select(Suggestion).where(col(Suggestion.deleted_at).is_(None),
-                                    _suggestion_visible(actor))
+                                    suggestion_visible(actor))
     if campaign_id is not None:
         stmt = stmt.where(Suggestion.campaign_id == campaign_id)
     if township_id is not None:
@@ -609,7 +610,7 @@ def feedback_stats(
     def scoped(stmt: Any, model: Any, branch_col: bool = True) -> Any:
         # suggestions have no branch: they are seen as GET /suggestions sees them
         stmt = stmt.where(record_visible(actor, col(model.township_id), col(model.branch_id))
-                          if branch_col else _suggestion_visible(actor),
+                          if branch_col else suggestion_visible(actor),
                           col(model.deleted_at).is_(None))
         if campaign_id is not None:
             stmt = stmt.where(model.campaign_id == campaign_id)
