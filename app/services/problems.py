@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from app.models.branch import Branch
+from app.models.feedback import Suggestion
 from app.models.problem import Problem, ProblemCreate, ProblemPublic, ProblemSource, ProblemUpdate
 from app.models.task import Task
 from app.models.township import Township
@@ -114,7 +115,7 @@ def delete_problem(
     """Soft-delete a problem, keeping `reason` in its audit event.
 
     Raises Forbidden (not its township's writer), PreconditionRequired/Failed (version),
-    Conflict naming the live tasks still against it."""
+    Conflict naming the live tasks still against it. Suggestions made into it are unlinked."""
     require_township_write(actor, problem.township_id, "问题清单")
     check_version(problem, version)
     titles = list(session.scalars(
@@ -124,6 +125,11 @@ def delete_problem(
     if titles:
         named = "、".join(f"“{t}”" for t in titles[:5]) + (" 等" if len(titles) > 5 else "")
         raise Conflict(f"该问题下还有 {len(titles)} 项整改任务:{named},请先删除或撤销这些任务")
+    # the suggestions it was made from can become a problem again
+    for suggestion in session.scalars(select(Suggestion).where(
+            Suggestion.problem_id == problem.id)):
+        suggestion.problem_id = None
+        session.add(suggestion)
     soft_delete(problem, session=session, reason=reason)
     session.add(problem)
     session.flush()

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.models.campaign import Campaign, CampaignStatus, Criterion, CriterionKind
-from app.models.user import TokenScope
+from app.models.user import Role, TokenScope
 from tests.factories import (
     assert_problem,
     bearer,
@@ -19,6 +19,8 @@ from tests.factories import (
     make_problem,
     make_task,
     make_token,
+    make_township,
+    make_user,
 )
 
 API = "/api/v1"
@@ -76,9 +78,6 @@ def test_whoever_may_write_a_form_corrects_it_others_get_404_or_403(world, login
     assert_problem(login("otherstaff").patch(url, json=change, headers=v(1)), 404)
     with committed(engine) as s:
         other_secretary = make_branch(s, world.township, name="甲二村党支部")
-        from tests.factories import make_user
-        from app.models.user import Role
-
         make_user(s, Role.branch_secretary, branch=other_secretary, username="secretary2")
         read_token = make_token(s, scope=TokenScope.read)
         other_token = make_token(s, scope=TokenScope.write, township=world.other_township)
@@ -295,9 +294,12 @@ def test_deleting_a_suggestion_releases_its_opinions_unless_it_became_a_problem(
     r = staff.delete(f"{API}/problems/{p.json()['id']}", params={"reason": "归并错了"},
                      headers=v(1))
     assert r.status_code == 204, r.text
-    assert_problem(staff.delete(url, headers=v(2)), 422, field="reason")
-    assert_problem(login("secretary").delete(url, params={"reason": "x"}, headers=v(2)), 403)
-    r = staff.delete(url, params={"reason": "归并错了"}, headers=v(2))
+    # the problem gone, the suggestion can become a problem again
+    unlinked = staff.get(url).json()
+    assert unlinked["problem_id"] is None and unlinked["version"] == 3
+    assert_problem(staff.delete(url, headers=v(3)), 422, field="reason")
+    assert_problem(login("secretary").delete(url, params={"reason": "x"}, headers=v(3)), 403)
+    r = staff.delete(url, params={"reason": "归并错了"}, headers=v(3))
     assert r.status_code == 204, r.text
     assert staff.get(f"{OPINIONS}/{grouped['ids'][0]}").json()["suggestion_id"] is None
     assert audit(engine, "suggestion", s["id"])[-1][:2] == ("delete", "归并错了")
@@ -426,8 +428,7 @@ def test_a_branch_with_records_is_not_deleted_409_names_them(world, login, campa
 def test_a_township_with_an_overdue_task_is_not_deleted_so_the_task_cannot_linger(
         world, login, campaign_id, engine):
     with committed(engine) as s:
-        township = __import__("tests.factories", fromlist=["make_township"]).make_township(
-            s, name="丁镇")
+        township = make_township(s, name="丁镇")
         branch = make_branch(s, township, name="丁一村党支部")
         problem = make_problem(s, s.get(Campaign, campaign_id), township, branch=branch,
                                category="other")

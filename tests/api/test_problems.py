@@ -123,7 +123,8 @@ def test_others_may_not_write_problems(
     url = f"{API}/problems/{problem_id}"
     assert_problem(login("otherstaff").patch(url, json={"description": "x"},
                                              headers={"If-Match": '"1"'}), 404)
-    assert_problem(login("otherstaff").delete(url, params={"reason": "x"}, headers={"If-Match": '"1"'}), 404)
+    assert_problem(login("otherstaff").delete(url, params={"reason": "x"},
+                                              headers={"If-Match": '"1"'}), 404)
     assert_problem(login("viewer").patch(url, json={"description": "x"},
                                          headers={"If-Match": '"1"'}), 403)
     assert login("admin").patch(url, json={"description": "县里改"},
@@ -187,8 +188,9 @@ def test_a_problem_with_live_tasks_is_not_deleted(
     assert r.status_code == 201, r.text
     url = f"{API}/problems/{created['id']}"
     assert staff.get(url).json()["task_count"] == 1
-    assert "整改任务" in assert_problem(staff.delete(url, params={"reason": "x"}, headers={"If-Match": '"1"'}), 409)[
-        "detail"]
+    conflict = assert_problem(staff.delete(url, params={"reason": "x"},
+                                           headers={"If-Match": '"1"'}), 409)
+    assert "整改任务" in conflict["detail"] and "发展年轻党员" in conflict["detail"]
     assert staff.get(url).status_code == 200
 
 

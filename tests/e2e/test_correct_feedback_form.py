@@ -87,7 +87,8 @@ def test_a_secretary_corrects_an_opinion_of_a_returned_form(page: Page, log_in, 
     expect(page.get_by_role("status")).to_contain_text("已保存")
     item = page.locator("#form-opinions li", has_text="希望每月公开一次")
     expect(item).to_contain_text("转变工作作风")
-    assert stored_texts(engine, form_id) == ["希望多组织技能培训", "村务公开不及时,希望每月公开一次"]
+    assert stored_texts(engine, form_id) == ["希望多组织技能培训",
+                                             "村务公开不及时,希望每月公开一次"]
     shoot(page, "correct-opinion-saved")
 
     item.get_by_role("link", name="修改记录").click()
