@@ -486,3 +486,16 @@ def test_the_history_page_is_scoped_as_the_audit_events(world, login, grouped):
                                                          "entity_id": form_id})
     assert r.status_code == 200 and r.json()["items"][0]["action"] == "create"
     assert login("staff").get("/history/user/1").status_code == 422
+
+
+def test_the_history_page_serves_every_type_by_url_tasks_included(world, login, campaign_id,
+                                                                  engine):
+    with committed(engine) as s:
+        problem = make_problem(s, s.get(Campaign, campaign_id), world.township,
+                               branch=world.branch, category="other")
+    task = login("staff").post(f"{API}/tasks", json={
+        "problem_id": problem.id, "title": "规范三会一课", "due_on": "2030-01-31"}).json()
+    html = login("secretary").get(f"/history/task/{task['id']}").text
+    assert "修改记录 · 整改任务" in html and "规范三会一课" in html and "整改措施" in html
+    assert 'href="/tasks/%d"' % task["id"] in html
+    assert login("otherstaff").get(f"/history/task/{task['id']}").status_code == 404
