@@ -1,4 +1,5 @@
-"""Pages of the feedback forms: entry on a phone, the township's overview, consolidation."""
+"""Pages of the feedback forms: entry on a phone, the township's overview, consolidation, and
+the pages that correct a returned form, an opinion, a suggestion or an issuance."""
 
 from pathlib import Path
 from typing import Annotated

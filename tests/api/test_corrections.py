@@ -497,5 +497,5 @@ def test_the_history_page_serves_every_type_by_url_tasks_included(world, login, 
         "problem_id": problem.id, "title": "规范三会一课", "due_on": "2030-01-31"}).json()
     html = login("secretary").get(f"/history/task/{task['id']}").text
     assert "修改记录 · 整改任务" in html and "规范三会一课" in html and "整改措施" in html
-    assert 'href="/tasks/%d"' % task["id"] in html
+    assert f'href="/tasks/{task["id"]}"' in html
     assert login("otherstaff").get(f"/history/task/{task['id']}").status_code == 404
