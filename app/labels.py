@@ -67,6 +67,19 @@ LABELS: dict[str, dict[str, str]] = {
         "conclusion": "结论", "summary": "情况说明", "results": "排查结果", "codes": "情形",
         "held_on": "日期", "participants": "参加人数",
         "cursor": "分页游标", "limit": "每页条数", "types": "记录类型", "scope": "权限",
+        # corrections and the history page (修改记录)
+        "reason": "原因", "form_id": "意见表", "suggestion_id": "所属意见建议",
+        "submitted_by": "录入人", "submitted_at": "录入时间", "add_opinion_ids": "加入的意见",
+        "status_note": "状态说明", "completed_at": "完成时间", "verified_at": "销号时间",
+        "verified_by": "验收人", "active": "启用", "expires_at": "有效期至",
+        "revoked_at": "吊销时间",
+    },
+    "audit_action": {"create": "新建", "update": "修改", "delete": "删除"},
+    "entity_type": {
+        "township": "乡镇", "branch": "党支部", "campaign": "专项整治", "screening": "排查记录",
+        "feedback_form": "征求意见表", "form_issuance": "意见表发放", "opinion": "意见",
+        "suggestion": "意见建议", "problem": "问题", "task": "整改任务", "activity": "工作开展",
+        "user": "用户", "api_token": "API 令牌",
     },
 }
 

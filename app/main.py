@@ -32,7 +32,15 @@ from app.api import errors as error_handlers
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
-from app.web import assets, dashboard_pages, feedback_pages, ledger_pages, pages, screening_pages
+from app.web import (
+    assets,
+    dashboard_pages,
+    feedback_pages,
+    ledger_pages,
+    pages,
+    record_pages,
+    screening_pages,
+)
 
 # Office files are zip archives already: compressing them again costs CPU and saves nothing.
 NOT_COMPRESSED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, exports.XLSX,
@@ -106,5 +114,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(feedback_pages.router)
     app.include_router(screening_pages.router)
     app.include_router(dashboard_pages.router)
+    app.include_router(record_pages.router)
     app.mount("/static", assets.HashedStaticFiles(directory=assets.STATIC_DIR), name="static")
     return app

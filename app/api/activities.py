@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep
+from app.api.deletion import DELETE_DOC, deleted
+from app.api.deps import CurrentActor, DeletionReason, IfMatch, PageDep, SessionDep
 from app.api.represent import Page, respond, with_cursor
 from app.api.routing import TransactionRoute
 from app.models.activity import (
@@ -63,9 +64,10 @@ def update_activity(body: ActivityUpdate, request: Request, activity: ActivityDe
     return respond(request, svc.activity_public(session, a), etag=a.version)
 
 
-@router.delete("/{activity_id}", status_code=204)
-def delete_activity(activity: ActivityDep, session: SessionDep, actor: CurrentActor,
-                    if_match: IfMatch) -> Response:
-    """Delete an activity (soft)."""
-    svc.delete_activity(session=session, actor=actor, activity=activity, version=if_match)
-    return Response(status_code=204)
+@router.delete("/{activity_id}", status_code=204, description=DELETE_DOC)
+def delete_activity(request: Request, activity: ActivityDep, session: SessionDep,
+                    actor: CurrentActor, if_match: IfMatch, reason: DeletionReason) -> Response:
+    """Delete an activity (soft), with a reason."""
+    svc.delete_activity(session=session, actor=actor, activity=activity, version=if_match,
+                        reason=reason)
+    return deleted(request, "/activities")

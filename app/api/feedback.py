@@ -4,16 +4,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep
+from app.api.deletion import DELETE_DOC, deleted
+from app.api.deps import CurrentActor, DeletionReason, IfMatch, PageDep, SessionDep
 from app.api.represent import Page, respond, with_cursor
 from app.api.routing import TransactionRoute
 from app.models.feedback import (
     FeedbackForm,
     FeedbackFormCreate,
     FeedbackFormPublic,
+    FeedbackFormUpdate,
     FeedbackStats,
+    FormIssuance,
     FormIssuancePublic,
     FormIssuancePut,
+    FormIssuanceUpdate,
     OpinionPublic,
     OpinionUpdate,
     Suggestion,
@@ -38,6 +42,40 @@ def list_issuances(request: Request, session: SessionDep, actor: CurrentActor, p
     items, cursor = svc.list_issuances(session=session, actor=actor, campaign_id=campaign_id,
                                        township_id=township_id, page=page)
     return respond(request, Page[FormIssuancePublic](items=items, next_cursor=cursor))
+
+
+def load_issuance(session: SessionDep, actor: CurrentActor,
+                  issuance_id: int = Path()) -> FormIssuance:
+    return svc.get_issuance(session=session, actor=actor, issuance_id=issuance_id)
+
+
+IssuanceDep = Annotated[FormIssuance, Depends(load_issuance)]
+
+
+@router.get("/form-issuances/{issuance_id}", response_model=FormIssuancePublic)
+def read_issuance(request: Request, issuance: IssuanceDep, session: SessionDep) -> Response:
+    """One issuance row with the forms returned."""
+    public = svc.issuance_public(issuance, None, svc.returned_for(session, issuance))
+    return respond(request, public, etag=issuance.version)
+
+
+@router.patch("/form-issuances/{issuance_id}", response_model=FormIssuancePublic)
+def update_issuance(body: FormIssuanceUpdate, request: Request, issuance: IssuanceDep,
+                    session: SessionDep, actor: CurrentActor, if_match: IfMatch) -> Response:
+    """Correct the number of forms handed out; needs `If-Match` or `version`."""
+    row = svc.update_issuance(session=session, actor=actor, issuance=issuance, data=body,
+                              version=body.version if body.version is not None else if_match)
+    public = svc.issuance_public(row, None, svc.returned_for(session, row))
+    return respond(request, public, etag=row.version)
+
+
+@router.delete("/form-issuances/{issuance_id}", status_code=204, description=DELETE_DOC)
+def delete_issuance(request: Request, issuance: IssuanceDep, session: SessionDep,
+                    actor: CurrentActor, if_match: IfMatch, reason: DeletionReason) -> Response:
+    """Delete an issuance row, with a reason."""
+    svc.delete_issuance(session=session, actor=actor, issuance=issuance, version=if_match,
+                        reason=reason)
+    return deleted(request, "/feedback")
 
 
 @router.put("/form-issuances", response_model=FormIssuancePublic)
@@ -82,14 +120,39 @@ def read_form(request: Request, form: Annotated[FeedbackForm, Depends(load_form)
     return respond(request, svc.form_public(session, form), etag=form.version)
 
 
+@router.patch("/feedback-forms/{form_id}", response_model=FeedbackFormPublic)
+def update_form(body: FeedbackFormUpdate, request: Request,
+                form: Annotated[FeedbackForm, Depends(load_form)], session: SessionDep,
+                actor: CurrentActor, if_match: IfMatch) -> Response:
+    """Correct a returned form (respondent, satisfaction, branch); needs `If-Match`."""
+    form = svc.update_form(session=session, actor=actor, form=form, data=body,
+                           version=body.version if body.version is not None else if_match)
+    return respond(request, svc.form_public(session, form), etag=form.version,
+                   fragment="fragments/feedback_form_detail.html",
+                   page_url=f"/feedback/forms/{form.id}",
+                   context={"saved": True, "may_write": True})
+
+
+@router.delete("/feedback-forms/{form_id}", status_code=204, description=DELETE_DOC)
+def delete_form(request: Request, form: Annotated[FeedbackForm, Depends(load_form)],
+                session: SessionDep, actor: CurrentActor, if_match: IfMatch,
+                reason: DeletionReason) -> Response:
+    """Delete a returned form and its opinions, with a reason; 409 while one is consolidated."""
+    svc.delete_form(session=session, actor=actor, form=form, version=if_match, reason=reason)
+    return deleted(request, "/feedback")
+
+
 @router.get("/opinions", response_model=Page[OpinionPublic])
 def list_opinions(request: Request, session: SessionDep, actor: CurrentActor, page: PageDep,
                   campaign_id: int | None = None, township_id: int | None = None,
                   branch_id: int | None = None, theme: Theme | None = None,
-                  consolidated: bool | None = None) -> Response:
-    """Raw opinions; `consolidated=false` lists those not yet in a suggestion."""
+                  consolidated: bool | None = None,
+                  suggestion_id: int | None = None) -> Response:
+    """Raw opinions; `consolidated=false` lists those not yet in a suggestion,
+    `suggestion_id` those a suggestion stands for."""
     filters = svc.OpinionFilters(campaign_id=campaign_id, township_id=township_id,
-                                 branch_id=branch_id, theme=theme, consolidated=consolidated)
+                                 branch_id=branch_id, theme=theme, consolidated=consolidated,
+                                 suggestion_id=suggestion_id)
     items, cursor = svc.list_opinions(session=session, actor=actor, filters=filters, page=page)
     return respond(request, Page[OpinionPublic](items=items, next_cursor=cursor),
                    fragment="fragments/opinion_rows.html",
@@ -107,11 +170,27 @@ def read_opinion(request: Request, session: SessionDep, actor: CurrentActor,
 @router.patch("/opinions/{opinion_id}", response_model=OpinionPublic)
 def update_opinion(body: OpinionUpdate, request: Request, session: SessionDep,
                    actor: CurrentActor, if_match: IfMatch, opinion_id: int = Path()) -> Response:
-    """Correct an opinion's wording or theme."""
+    """Correct an opinion's wording or theme (also once consolidated)."""
     opinion = svc.get_opinion(session=session, actor=actor, opinion_id=opinion_id)
     opinion = svc.update_opinion(session=session, actor=actor, opinion=opinion, data=body,
                                  version=body.version if body.version is not None else if_match)
-    return respond(request, svc.opinion_public(session, opinion), etag=opinion.version)
+    form = svc.get_form(session=session, actor=actor, form_id=opinion.form_id)
+    return respond(request, svc.opinion_public(session, opinion), etag=opinion.version,
+                   fragment="fragments/feedback_form_detail.html",
+                   page_url=f"/feedback/forms/{form.id}",
+                   context={"data": svc.form_public(session, form), "saved": True,
+                            "may_write": True})
+
+
+@router.delete("/opinions/{opinion_id}", status_code=204, description=DELETE_DOC)
+def delete_opinion(request: Request, session: SessionDep, actor: CurrentActor,
+                   if_match: IfMatch, reason: DeletionReason,
+                   opinion_id: int = Path()) -> Response:
+    """Delete one opinion, with a reason; 409 while it belongs to a suggestion."""
+    opinion = svc.get_opinion(session=session, actor=actor, opinion_id=opinion_id)
+    svc.delete_opinion(session=session, actor=actor, opinion=opinion, version=if_match,
+                       reason=reason)
+    return deleted(request, f"/feedback/forms/{opinion.form_id}")
 
 
 def load_suggestion(session: SessionDep, actor: CurrentActor,
@@ -156,10 +235,24 @@ def read_suggestion(request: Request, suggestion: SuggestionDep,
 @router.patch("/suggestions/{suggestion_id}", response_model=SuggestionPublic)
 def update_suggestion(body: SuggestionUpdate, request: Request, suggestion: SuggestionDep,
                       session: SessionDep, actor: CurrentActor, if_match: IfMatch) -> Response:
-    """Reword, re-theme, regroup a suggestion, or link it to a problem."""
+    """Reword, re-theme, regroup (`opinion_ids` replaces, `add_opinion_ids` adds) a
+    suggestion, or link it to a problem."""
     s = svc.update_suggestion(session=session, actor=actor, suggestion=suggestion, data=body,
                               version=body.version if body.version is not None else if_match)
-    return respond(request, svc.suggestion_public(session, s), etag=s.version)
+    return respond(request, svc.suggestion_public(session, s), etag=s.version,
+                   fragment="fragments/suggestion_rows.html",
+                   context={"single": True, "saved": True,
+                            "criteria": campaign_criteria(session, s.campaign_id)})
+
+
+@router.delete("/suggestions/{suggestion_id}", status_code=204, description=DELETE_DOC)
+def delete_suggestion(request: Request, suggestion: SuggestionDep, session: SessionDep,
+                      actor: CurrentActor, if_match: IfMatch,
+                      reason: DeletionReason) -> Response:
+    """Delete a suggestion (its opinions become ungrouped), with a reason."""
+    svc.delete_suggestion(session=session, actor=actor, suggestion=suggestion,
+                          version=if_match, reason=reason)
+    return deleted(request, "/feedback/consolidate")
 
 
 @router.post("/suggestions/{suggestion_id}/problem", status_code=201,

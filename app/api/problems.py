@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep
+from app.api.deletion import DELETE_DOC, deleted
+from app.api.deps import CurrentActor, DeletionReason, IfMatch, PageDep, SessionDep
 from app.api.represent import Page, respond, with_cursor
 from app.api.routing import TransactionRoute
 from app.models.problem import (
@@ -67,9 +68,10 @@ def update_problem(body: ProblemUpdate, request: Request, problem: ProblemDep,
     return respond(request, svc.problem_public(session, problem), etag=problem.version)
 
 
-@router.delete("/{problem_id}", status_code=204)
-def delete_problem(problem: ProblemDep, session: SessionDep, actor: CurrentActor,
-                   if_match: IfMatch) -> Response:
-    """Delete a problem that has no live tasks."""
-    svc.delete_problem(session=session, actor=actor, problem=problem, version=if_match)
-    return Response(status_code=204)
+@router.delete("/{problem_id}", status_code=204, description=DELETE_DOC)
+def delete_problem(request: Request, problem: ProblemDep, session: SessionDep,
+                   actor: CurrentActor, if_match: IfMatch, reason: DeletionReason) -> Response:
+    """Delete a problem that has no live tasks, with a reason."""
+    svc.delete_problem(session=session, actor=actor, problem=problem, version=if_match,
+                       reason=reason)
+    return deleted(request, "/problems")

@@ -3,9 +3,10 @@ suggestions (梳理出的意见建议) staff consolidate them into."""
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, field_validator, model_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -54,6 +55,13 @@ class FormIssuancePut(BlankIsNull, SQLModel):
     campaign_id: int
     branch_id: int
     issued: int = Field(ge=0, le=100000)
+    version: int | None = None
+
+
+class FormIssuanceUpdate(BlankIsNull, SQLModel):
+    """Body of `PATCH /form-issuances/{id}`: correct the number handed out."""
+
+    issued: int | None = Field(default=None, ge=0, le=100000)
     version: int | None = None
 
 
@@ -121,6 +129,18 @@ class FeedbackFormCreate(BlankIsNull, FeedbackFormBase):
         return self
 
 
+class FeedbackFormUpdate(BlankIsNull, SQLModel):
+    """Body of `PATCH /feedback-forms/{id}`: correct what the form says about its respondent,
+    or the branch it was entered for (within the township). An anonymous form keeps no name."""
+
+    branch_id: int | None = None
+    respondent_kind: RespondentKind | None = None
+    anonymous: bool | None = None
+    respondent_name: str | None = Field(default=None, max_length=50)
+    satisfaction: Satisfaction | None = None
+    version: int | None = None
+
+
 class OpinionBase(SQLModel):
     """An opinion's text and theme."""
 
@@ -154,11 +174,21 @@ class OpinionPublic(OpinionBase):
 
 
 class OpinionUpdate(BlankIsNull, SQLModel):
-    """Body of `PATCH /opinions/{id}`: staff correct the wording or the theme."""
+    """Body of `PATCH /opinions/{id}`: whoever may write the form corrects wording or theme."""
 
     text: str | None = Field(default=None, min_length=1, max_length=1000)
     theme: Theme | None = None
     version: int | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _strip(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        v = v.strip()
+        if not v:
+            raise ValueError("意见内容不能为空")
+        return v
 
 
 class FeedbackFormPublic(FeedbackFormBase):
@@ -189,10 +219,36 @@ class Suggestion(SuggestionBase, Versioned, table=True):
     problem_id: int | None = Field(default=None, foreign_key="problem.id")
 
 
-class SuggestionCreate(BlankIsNull, SuggestionBase):
-    """Body of `POST /suggestions`."""
+def _opinion_id_list(value: Any) -> Any:
+    # a form with one box ticked sends one value, with none ticked nothing or a blank
+    if value is None or value == "":
+        return []
+    if isinstance(value, str | int):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if v != ""]
+    return value
 
-    opinion_ids: list[int] = Field(min_length=1, max_length=500)
+
+OpinionIds = Annotated[list[int], BeforeValidator(_opinion_id_list)]
+
+
+def _at_least_one(ids: list[int]) -> list[int]:
+    if not ids:
+        raise ValueError("请至少勾选一条意见")
+    return ids
+
+
+class SuggestionCreate(BlankIsNull, SQLModel):
+    """Body of `POST /suggestions`; the township is the one of its opinions."""
+
+    campaign_id: int
+    township_id: int | None = Field(default=None, description="可省略:取所选意见所属的乡镇")
+    text: str = Field(min_length=1, max_length=1000)
+    theme: Theme
+    # validated when missing too, so ticking nothing says what to do instead of "必填"
+    opinion_ids: Annotated[OpinionIds, AfterValidator(_at_least_one)] = PydanticField(
+        default_factory=list, max_length=500, validate_default=True)
 
 
 class SuggestionUpdate(BlankIsNull, SQLModel):
@@ -200,7 +256,10 @@ class SuggestionUpdate(BlankIsNull, SQLModel):
 
     text: str | None = Field(default=None, min_length=1, max_length=1000)
     theme: Theme | None = None
-    opinion_ids: list[int] | None = Field(default=None, min_length=1, max_length=500)
+    opinion_ids: Annotated[OpinionIds, AfterValidator(_at_least_one)] | None = Field(
+        default=None, max_length=500)
+    add_opinion_ids: Annotated[OpinionIds, AfterValidator(_at_least_one)] | None = Field(
+        default=None, max_length=500, description="加入这条意见建议的意见(已归入的保留)")
     problem_id: int | None = None
     version: int | None = None
 
@@ -218,6 +277,7 @@ class SuggestionPublic(SuggestionBase):
     """A suggestion with the opinions it stands for."""
 
     id: int
+    updated_at: datetime
     version: int
     problem_id: int | None
     opinion_ids: list[int] = []

@@ -64,11 +64,12 @@ def update_activity(
 
 
 def delete_activity(
-    *, session: Session, actor: Actor, activity: Activity, version: int | None
+    *, session: Session, actor: Actor, activity: Activity, version: int | None, reason: str
 ) -> None:
+    """Soft-delete an activity, keeping `reason` in its audit event (Forbidden, 428/412)."""
     require_township_write(actor, activity.township_id, "工作开展情况")
     check_version(activity, version)
-    soft_delete(activity)
+    soft_delete(activity, session=session, reason=reason)
     session.add(activity)
     session.flush()
 

@@ -2,33 +2,59 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlmodel import Session, col
 
+from app.models.activity import Activity
 from app.models.audit import AuditEvent
-from app.services.activities import get_activity
-from app.services.actors import Actor
-from app.services.branches import get_branch
-from app.services.errors import Forbidden, Invalid
-from app.services.feedback import get_opinion, get_suggestion
+from app.models.branch import Branch
+from app.models.feedback import FeedbackForm, FormIssuance, Opinion, Suggestion
+from app.models.problem import Problem
+from app.models.screening import Screening
+from app.models.task import Task
+from app.models.township import Township
+from app.services.actors import Actor, branch_visible, record_visible, township_visible
+from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.feedback import suggestion_visible
 from app.services.pagination import PageParams, keyset_page
-from app.services.problems import get_problem
-from app.services.screenings import get_screening
-from app.services.tasks import get_task
-from app.services.townships import get_township
 
-# How to check that an actor may see one record of each type (raises NotFound otherwise).
-VISIBILITY: dict[str, Callable[[Session, Actor, int], object]] = {
-    "branch": lambda s, a, i: get_branch(session=s, actor=a, branch_id=i),
-    "township": lambda s, a, i: get_township(session=s, actor=a, township_id=i),
-    "problem": lambda s, a, i: get_problem(session=s, actor=a, problem_id=i),
-    "task": lambda s, a, i: get_task(session=s, actor=a, task_id=i),
-    "screening": lambda s, a, i: get_screening(session=s, actor=a, screening_id=i),
-    "activity": lambda s, a, i: get_activity(session=s, actor=a, activity_id=i),
-    "suggestion": lambda s, a, i: get_suggestion(session=s, actor=a, suggestion_id=i),
-    "opinion": lambda s, a, i: get_opinion(session=s, actor=a, opinion_id=i),
+
+def _placed(model: Any) -> Callable[[Actor], ColumnElement[bool]]:
+    """Visibility of a record placed by township and branch."""
+    return lambda actor: record_visible(actor, col(model.township_id), col(model.branch_id))
+
+
+# Each type whose trail others than county administrators may read: its table and who may
+# see a record of it (the same rule as reading the record itself).
+VISIBILITY: dict[str, tuple[Any, Callable[[Actor], ColumnElement[bool]]]] = {
+    "branch": (Branch, branch_visible),
+    "township": (Township, township_visible),
+    "problem": (Problem, _placed(Problem)),
+    "task": (Task, _placed(Task)),
+    "screening": (Screening, _placed(Screening)),
+    "activity": (Activity, _placed(Activity)),
+    "suggestion": (Suggestion, suggestion_visible),
+    "opinion": (Opinion, _placed(Opinion)),
+    "feedback_form": (FeedbackForm, _placed(FeedbackForm)),
+    "form_issuance": (FormIssuance, _placed(FormIssuance)),
 }
+
+
+def check_trail_visible(session: Session, actor: Actor, entity_type: str, entity_id: int) -> None:
+    """Raise unless `actor` may read the trail of that record: Invalid for a type only
+    county administrators read, NotFound outside the actor's scope. A deleted record's trail
+    stays readable to whoever could read the record (it holds the reason of the deletion)."""
+    if actor.is_county_admin:
+        return
+    rule = VISIBILITY.get(entity_type)
+    if rule is None:
+        raise Invalid("entity_type", "该类型的操作记录只有县委组织部管理员可以查看")
+    model, visible = rule
+    found = session.execute(select(model.id).where(model.id == entity_id, visible(actor))).first()
+    if found is None:
+        raise NotFound("记录不存在或无权查看")
 
 
 @dataclass(frozen=True)
@@ -47,10 +73,7 @@ def list_events(
             raise Forbidden(
                 "只有县委组织部管理员可以查看全部操作记录;请指定 entity_type 和 entity_id"
             )
-        check = VISIBILITY.get(filters.entity_type)
-        if check is None:
-            raise Invalid("entity_type", "该类型的操作记录只有县委组织部管理员可以查看")
-        check(session, actor, filters.entity_id)
+        check_trail_visible(session, actor, filters.entity_type, filters.entity_id)
     stmt = select(AuditEvent)
     if filters.entity_type:
         stmt = stmt.where(AuditEvent.entity_type == filters.entity_type)

@@ -20,6 +20,7 @@ from app.models.branch import (
 )
 from app.models.township import Township
 from app.services.actors import Actor, branch_visible, require_register_write, township_visible
+from app.services.dependents import refuse_branch_with_records
 from app.services.errors import Invalid
 from app.services.pagination import MAX_LIMIT, PageParams, keyset_page
 from app.services.records import apply_changes, check_version, get_visible, soft_delete
@@ -196,8 +197,10 @@ def update_branch(
 
 
 def delete_branch(*, session: Session, actor: Actor, branch: Branch, version: int | None) -> None:
+    """Soft-delete a branch; Conflict (409) naming the records still attached to it."""
     require_register_write(actor, branch.township_id)
     check_version(branch, version)
+    refuse_branch_with_records(session, branch.id)  # type: ignore[arg-type]
     soft_delete(branch)
     session.add(branch)
     session.flush()

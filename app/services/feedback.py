@@ -6,15 +6,18 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session, col
 
+from app.models.base import utcnow
 from app.models.branch import Branch
 from app.models.feedback import (
     FeedbackForm,
     FeedbackFormCreate,
     FeedbackFormPublic,
+    FeedbackFormUpdate,
     FeedbackStats,
     FormIssuance,
     FormIssuancePublic,
     FormIssuancePut,
+    FormIssuanceUpdate,
     Opinion,
     OpinionPublic,
     OpinionUpdate,
@@ -34,7 +37,13 @@ from app.services.campaigns import check_campaign
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.pagination import PageParams, keyset_page
 from app.services.problems import create_problem, get_problem
-from app.services.records import apply_changes, check_version, get_visible, where_equal
+from app.services.records import (
+    apply_changes,
+    check_version,
+    get_visible,
+    soft_delete,
+    where_equal,
+)
 
 # ---------------------------------------------------------------- issuance
 
@@ -53,6 +62,9 @@ def put_issuance(*, session: Session, actor: Actor, data: FormIssuancePut) -> Fo
     if row is None:
         row = FormIssuance(campaign_id=data.campaign_id, branch_id=data.branch_id,
                            township_id=branch.township_id, issued=data.issued)
+    elif row.deleted_at is not None:  # set again after a deletion: the row comes back
+        row.deleted_at = None
+        row.issued = data.issued
     else:
         if data.version is not None:
             check_version(row, data.version)
@@ -60,6 +72,38 @@ def put_issuance(*, session: Session, actor: Actor, data: FormIssuancePut) -> Fo
     session.add(row)
     session.flush()
     return row
+
+
+def get_issuance(*, session: Session, actor: Actor, issuance_id: int) -> FormIssuance:
+    """A live issuance row the actor may see, else NotFound."""
+    return get_visible(session, FormIssuance, issuance_id,
+                       record_visible(actor, col(FormIssuance.township_id),
+                                      col(FormIssuance.branch_id)),
+                       "发放记录不存在或无权查看")
+
+
+def update_issuance(
+    *, session: Session, actor: Actor, issuance: FormIssuance, data: FormIssuanceUpdate,
+    version: int | None,
+) -> FormIssuance:
+    """Correct the number of forms handed out (Forbidden, 428/412, Invalid)."""
+    require_township_write(actor, issuance.township_id, "征求意见表发放数")
+    check_version(issuance, version)
+    apply_changes(issuance, data)
+    session.add(issuance)
+    session.flush()
+    return issuance
+
+
+def delete_issuance(
+    *, session: Session, actor: Actor, issuance: FormIssuance, version: int | None, reason: str
+) -> None:
+    """Soft-delete an issuance row, keeping `reason` in its audit event (Forbidden, 428/412)."""
+    require_township_write(actor, issuance.township_id, "征求意见表发放数")
+    check_version(issuance, version)
+    soft_delete(issuance, session=session, reason=reason)
+    session.add(issuance)
+    session.flush()
 
 
 def _returned_count() -> Any:
@@ -80,7 +124,8 @@ def list_issuances(
     stmt = (
         select(FormIssuance, Branch.name, _returned_count())
         .join(Branch, col(Branch.id) == FormIssuance.branch_id)
-        .where(record_visible(actor, col(FormIssuance.township_id), col(FormIssuance.branch_id)))
+        .where(record_visible(actor, col(FormIssuance.township_id), col(FormIssuance.branch_id)),
+               col(FormIssuance.deleted_at).is_(None))
     )
     if campaign_id is not None:
         stmt = stmt.where(FormIssuance.campaign_id == campaign_id)
@@ -107,14 +152,25 @@ def returned_for(session: Session, issuance: FormIssuance) -> int:
 # ---------------------------------------------------------------- forms
 
 
-def _may_enter_forms(actor: Actor, branch: Branch) -> bool:
+def _may_enter_forms(actor: Actor, township_id: int, branch_id: int | None) -> bool:
     if actor.is_token:
-        return actor.token_can_write and actor.township_id in (None, branch.township_id)
+        return actor.token_can_write and actor.township_id in (None, township_id)
     if actor.role == Role.county_admin:
         return True
     if actor.role == Role.township_staff:
-        return actor.township_id == branch.township_id
-    return actor.role == Role.branch_secretary and actor.branch_id == branch.id
+        return actor.township_id == township_id
+    return actor.role == Role.branch_secretary and actor.branch_id == branch_id
+
+
+def may_write_form(actor: Actor, form: FeedbackForm) -> bool:
+    """Whether the actor may correct or delete `form` and its opinions: its branch's
+    secretary, its township's staff, the county, a write token of its township."""
+    return _may_enter_forms(actor, form.township_id, form.branch_id)
+
+
+def _require_form_write(actor: Actor, township_id: int, branch_id: int) -> None:
+    if not _may_enter_forms(actor, township_id, branch_id):
+        raise Forbidden("只能修改本支部(乡镇工作人员:本乡镇)的征求意见表")
 
 
 def create_form(*, session: Session, actor: Actor, data: FeedbackFormCreate) -> FeedbackForm:
@@ -123,7 +179,7 @@ def create_form(*, session: Session, actor: Actor, data: FeedbackFormCreate) -> 
         branch = get_branch(session=session, actor=actor, branch_id=data.branch_id)
     except NotFound:
         raise Invalid("branch_id", "所选党支部不存在或不是您的支部") from None
-    if not _may_enter_forms(actor, branch):
+    if not _may_enter_forms(actor, branch.township_id, branch.id):
         raise Forbidden("只能录入本支部的征求意见表")
     check_campaign(session, data.campaign_id)
     name = None if data.anonymous else (data.respondent_name or "").strip()
@@ -170,6 +226,74 @@ def get_form(*, session: Session, actor: Actor, form_id: int) -> FeedbackForm:
                        "征求意见表不存在或无权查看")
 
 
+def _named(text: str, limit: int = 20) -> str:
+    return f"“{text if len(text) <= limit else text[:limit] + '…'}”"
+
+
+def _refuse_consolidated(session: Session, opinions: list[Opinion]) -> None:
+    """Conflict naming the suggestion(s) any of `opinions` still belongs to."""
+    ids = {o.suggestion_id for o in opinions if o.suggestion_id is not None}
+    if not ids:
+        return
+    texts = session.scalars(select(Suggestion.text).where(col(Suggestion.id).in_(ids))
+                            .order_by(Suggestion.id))
+    named = "、".join(_named(t) for t in texts)
+    raise Conflict(f"意见已归入意见建议{named},请先在梳理意见中把它移出,再删除")
+
+
+def update_form(
+    *, session: Session, actor: Actor, form: FeedbackForm, data: FeedbackFormUpdate,
+    version: int | None,
+) -> FeedbackForm:
+    """Correct a returned form. Raises Forbidden (not its writer), 428/412 (version),
+    Invalid on `branch_id` (not a branch of the form's township the actor may write) or
+    `respondent_name` (a named form without a name). An anonymous form keeps no name."""
+    _require_form_write(actor, form.township_id, form.branch_id)
+    check_version(form, version)
+    sent = apply_changes(form, data)
+    if "branch_id" in sent:
+        branch = session.get(Branch, form.branch_id)
+        if (branch is None or branch.deleted_at is not None
+                or branch.township_id != form.township_id
+                or not _may_enter_forms(actor, branch.township_id, branch.id)):
+            raise Invalid("branch_id", "只能改为本乡镇中您可以录入的党支部")
+        for o in _form_opinions(session, form):
+            o.branch_id = form.branch_id
+            session.add(o)
+    if form.anonymous:
+        form.respondent_name = None
+    else:
+        form.respondent_name = (form.respondent_name or "").strip() or None
+        if form.respondent_name is None:
+            raise Invalid("respondent_name", "实名填写须提供填表人姓名")
+    session.add(form)
+    session.flush()
+    return form
+
+
+def _form_opinions(session: Session, form: FeedbackForm) -> list[Opinion]:
+    return list(session.scalars(select(Opinion).where(
+        Opinion.form_id == form.id, col(Opinion.deleted_at).is_(None)).order_by(Opinion.id)))
+
+
+def delete_form(
+    *, session: Session, actor: Actor, form: FeedbackForm, version: int | None, reason: str
+) -> None:
+    """Soft-delete a returned form and its opinions, each audit event with `reason`.
+
+    Raises Forbidden, 428/412, Conflict naming the suggestion an opinion still belongs to."""
+    _require_form_write(actor, form.township_id, form.branch_id)
+    check_version(form, version)
+    opinions = _form_opinions(session, form)
+    _refuse_consolidated(session, opinions)
+    for o in opinions:
+        soft_delete(o, session=session, reason=reason)
+        session.add(o)
+    soft_delete(form, session=session, reason=reason)
+    session.add(form)
+    session.flush()
+
+
 @dataclass(frozen=True)
 class FormFilters:
     campaign_id: int | None = None
@@ -180,10 +304,12 @@ class FormFilters:
 def list_forms(
     *, session: Session, actor: Actor, filters: FormFilters, page: PageParams
 ) -> tuple[list[FeedbackFormPublic], str | None]:
+    """Returned forms the actor may see, newest first, each with its live opinions."""
     stmt = select(FeedbackForm).where(col(FeedbackForm.deleted_at).is_(None), _form_visible(actor))
     stmt = where_equal(stmt, FeedbackForm, filters, ("campaign_id", "township_id", "branch_id"))
-    rows, cursor = keyset_page(session, stmt, keys=[col(FeedbackForm.id)],
-                               key_of=lambda r: [r[0].id], page=page)
+    # newest first: the key is the negated id
+    rows, cursor = keyset_page(session, stmt, keys=[-col(FeedbackForm.id)],
+                               key_of=lambda r: [-r[0].id], page=page)
     forms = [r[0] for r in rows]
     by_form: dict[int, list[OpinionPublic]] = {}
     if forms:
@@ -207,6 +333,7 @@ class OpinionFilters:
     branch_id: int | None = None
     theme: Theme | None = None
     consolidated: bool | None = None
+    suggestion_id: int | None = None
 
 
 def _opinion_visible(actor: Actor) -> ColumnElement[bool]:
@@ -221,7 +348,8 @@ def list_opinions(
         .join(Branch, col(Branch.id) == Opinion.branch_id)
         .where(col(Opinion.deleted_at).is_(None), _opinion_visible(actor))
     )
-    stmt = where_equal(stmt, Opinion, filters, ("campaign_id", "township_id", "branch_id", "theme"))
+    stmt = where_equal(stmt, Opinion, filters,
+                       ("campaign_id", "township_id", "branch_id", "theme", "suggestion_id"))
     if filters.consolidated is True:
         stmt = stmt.where(col(Opinion.suggestion_id).is_not(None))
     elif filters.consolidated is False:
@@ -239,12 +367,46 @@ def get_opinion(*, session: Session, actor: Actor, opinion_id: int) -> Opinion:
 def update_opinion(
     *, session: Session, actor: Actor, opinion: Opinion, data: OpinionUpdate, version: int | None
 ) -> Opinion:
-    require_township_write(actor, opinion.township_id, "意见建议")
+    """Correct an opinion's wording or theme, also once consolidated (Forbidden, 428/412)."""
+    _require_form_write(actor, opinion.township_id, opinion.branch_id)
     check_version(opinion, version)
     apply_changes(opinion, data)
     session.add(opinion)
     session.flush()
     return opinion
+
+
+def delete_opinion(
+    *, session: Session, actor: Actor, opinion: Opinion, version: int | None, reason: str
+) -> None:
+    """Soft-delete one opinion of a form, keeping `reason` in its audit event.
+
+    Raises Forbidden, 428/412, Conflict while it belongs to a suggestion (naming it) or
+    when it is the form's last opinion (the form itself is deleted then)."""
+    _require_form_write(actor, opinion.township_id, opinion.branch_id)
+    check_version(opinion, version)
+    _refuse_consolidated(session, [opinion])
+    others = session.execute(select(func.count(Opinion.id)).where(
+        Opinion.form_id == opinion.form_id, Opinion.id != opinion.id,
+        col(Opinion.deleted_at).is_(None))).scalar_one()
+    if not others:
+        raise Conflict("这是该意见表仅有的一条意见;如需删除,请删除整张意见表")
+    soft_delete(opinion, session=session, reason=reason)
+    session.add(opinion)
+    session.flush()
+
+
+def source_opinions(session: Session, problem_id: int) -> list[OpinionPublic]:
+    """The live opinions behind a problem made from suggestions, with their branch names."""
+    rows = session.execute(
+        select(Opinion, Branch.name)
+        .join(Suggestion, col(Suggestion.id) == Opinion.suggestion_id)
+        .join(Branch, col(Branch.id) == Opinion.branch_id)
+        .where(Suggestion.problem_id == problem_id, col(Suggestion.deleted_at).is_(None),
+               col(Opinion.deleted_at).is_(None))
+        .order_by(Opinion.id)
+    ).all()
+    return [_opinion_public(o, name) for o, name in rows]
 
 
 def opinion_public(session: Session, opinion: Opinion) -> OpinionPublic:
@@ -255,16 +417,15 @@ def opinion_public(session: Session, opinion: Opinion) -> OpinionPublic:
 # ---------------------------------------------------------------- suggestions
 
 
-def _suggestion_visible(actor: Actor) -> ColumnElement[bool]:
+def suggestion_visible(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: the suggestions the actor may read (a secretary: its township's)."""
     if actor.role == Role.branch_secretary:
         return col(Suggestion.township_id) == actor.township_id
     return record_visible(actor, col(Suggestion.township_id), col(Suggestion.township_id))
 
 
-def _claim_opinions(
-    session: Session, suggestion: Suggestion, opinion_ids: list[int]
-) -> None:
-    """Group `opinion_ids` under `suggestion`; each opinion belongs to at most one."""
+def _load_opinions(session: Session, opinion_ids: list[int]) -> list[Opinion]:
+    """The live opinions `opinion_ids`, locked; Invalid (`opinion_ids`) if any is missing."""
     ids = sorted(set(opinion_ids))
     opinions = list(session.scalars(
         select(Opinion).where(col(Opinion.id).in_(ids), col(Opinion.deleted_at).is_(None))
@@ -272,36 +433,64 @@ def _claim_opinions(
     ))
     if len(opinions) != len(ids):
         raise Invalid("opinion_ids", "部分意见不存在")
+    return opinions
+
+
+def _claim_opinions(
+    session: Session, suggestion: Suggestion, opinion_ids: list[int], *, replace: bool
+) -> None:
+    """Group `opinion_ids` under `suggestion` (with `replace`, release the others); each
+    opinion belongs to at most one suggestion (Conflict naming the other one)."""
+    opinions = _load_opinions(session, opinion_ids)
     for o in opinions:
         if o.township_id != suggestion.township_id or o.campaign_id != suggestion.campaign_id:
             raise Invalid("opinion_ids", "只能归并本乡镇、本次专项整治的意见")
         if o.suggestion_id not in (None, suggestion.id):
-            raise Conflict(f"意见 {o.id} 已归入另一条意见建议,不能重复归并")
-    released = session.scalars(select(Opinion).where(
-        Opinion.suggestion_id == suggestion.id, col(Opinion.id).not_in(ids)
-    ))
-    for o in released:
-        o.suggestion_id = None
-        session.add(o)
+            other = session.get(Suggestion, o.suggestion_id)
+            raise Conflict(f"意见 {o.id} 已归入另一条意见建议"
+                           f"{_named(other.text) if other else ''},不能重复归并")
+    if replace:
+        released = session.scalars(select(Opinion).where(
+            Opinion.suggestion_id == suggestion.id,
+            col(Opinion.id).not_in([o.id for o in opinions])))
+        for o in released:
+            o.suggestion_id = None
+            session.add(o)
     for o in opinions:
-        o.suggestion_id = suggestion.id
-        session.add(o)
+        if o.suggestion_id != suggestion.id:
+            o.suggestion_id = suggestion.id
+            session.add(o)
     session.flush()
+
+
+def _township_of(session: Session, data: SuggestionCreate) -> int:
+    """The one township of the opinions to group (and of `township_id`, when given)."""
+    townships = {o.township_id for o in _load_opinions(session, data.opinion_ids)}
+    if data.township_id is not None:
+        townships.add(data.township_id)
+    if len(townships) > 1:
+        raise Invalid("opinion_ids", "所选意见来自不同乡镇,只能归并同一乡镇的意见")
+    return townships.pop()
 
 
 def create_suggestion(*, session: Session, actor: Actor, data: SuggestionCreate) -> Suggestion:
-    require_township_write(actor, data.township_id, "意见建议")
+    """Group opinions into a new suggestion of their township.
+
+    Raises Invalid (`opinion_ids`: missing, of two townships or another campaign),
+    Forbidden (not a writer of that township), Conflict (an opinion already grouped)."""
+    township_id = _township_of(session, data)
+    require_township_write(actor, township_id, "意见建议")
     check_campaign(session, data.campaign_id)
-    suggestion = Suggestion(campaign_id=data.campaign_id, township_id=data.township_id,
+    suggestion = Suggestion(campaign_id=data.campaign_id, township_id=township_id,
                             text=data.text.strip(), theme=data.theme)
     session.add(suggestion)
     session.flush()
-    _claim_opinions(session, suggestion, data.opinion_ids)
+    _claim_opinions(session, suggestion, data.opinion_ids, replace=True)
     return suggestion
 
 
 def get_suggestion(*, session: Session, actor: Actor, suggestion_id: int) -> Suggestion:
-    return get_visible(session, Suggestion, suggestion_id, _suggestion_visible(actor),
+    return get_visible(session, Suggestion, suggestion_id, suggestion_visible(actor),
                        "意见建议不存在或无权查看")
 
 
@@ -309,32 +498,70 @@ def update_suggestion(
     *, session: Session, actor: Actor, suggestion: Suggestion, data: SuggestionUpdate,
     version: int | None,
 ) -> Suggestion:
+    """Reword, re-theme, regroup (`opinion_ids` replaces, `add_opinion_ids` adds) a
+    suggestion, or link it to a problem (Forbidden, 428/412, Invalid, Conflict)."""
     require_township_write(actor, suggestion.township_id, "意见建议")
     check_version(suggestion, version)
-    apply_changes(suggestion, data, exclude=frozenset({"opinion_ids"}))
+    apply_changes(suggestion, data, exclude=frozenset({"opinion_ids", "add_opinion_ids"}))
     if data.problem_id is not None:
         problem = get_problem(session=session, actor=actor, problem_id=data.problem_id)
         if problem.township_id != suggestion.township_id:
             raise Invalid("problem_id", "只能关联本乡镇的问题")
     if data.opinion_ids is not None:
-        _claim_opinions(session, suggestion, data.opinion_ids)
+        _claim_opinions(session, suggestion, data.opinion_ids, replace=True)
+    if data.add_opinion_ids:
+        _claim_opinions(session, suggestion, data.add_opinion_ids, replace=False)
+    if data.opinion_ids is not None or data.add_opinion_ids:
+        suggestion.updated_at = utcnow()  # regrouping alone moves the version on too
     session.add(suggestion)
     session.flush()
     return suggestion
 
 
+def delete_suggestion(
+    *, session: Session, actor: Actor, suggestion: Suggestion, version: int | None, reason: str
+) -> None:
+    """Soft-delete a suggestion and release its opinions (they can be grouped again).
+
+    Raises Forbidden, 428/412, Conflict while the problem made from it is live (naming it)."""
+    require_township_write(actor, suggestion.township_id, "意见建议")
+    check_version(suggestion, version)
+    if suggestion.problem_id is not None:
+        problem = session.get(Problem, suggestion.problem_id)
+        if problem is not None and problem.deleted_at is None:
+            raise Conflict(f"这条意见建议已转为问题{_named(problem.description)}"
+                           f"(编号 {problem.id}),请先删除该问题")
+    for o in session.scalars(select(Opinion).where(Opinion.suggestion_id == suggestion.id)):
+        o.suggestion_id = None
+        session.add(o)
+    soft_delete(suggestion, session=session, reason=reason)
+    session.add(suggestion)
+    session.flush()
+
+
+def _single_branch(session: Session, suggestion: Suggestion) -> int | None:
+    branches = set(session.scalars(select(Opinion.branch_id).where(
+        Opinion.suggestion_id == suggestion.id, col(Opinion.deleted_at).is_(None))))
+    return branches.pop() if len(branches) == 1 else None
+
+
 def suggestion_to_problem(
     *, session: Session, actor: Actor, suggestion: Suggestion, data: SuggestionToProblem
 ) -> Problem:
-    """Open a problem (source: feedback) from the suggestion and link them, in one action."""
+    """Open a problem (source: feedback) from the suggestion and link them, in one action.
+
+    Without `branch_id`, a suggestion whose opinions all come from one branch gives a
+    problem of that branch; otherwise the problem is township-wide."""
     require_township_write(actor, suggestion.township_id, "问题清单")
     if data.version is not None:
         check_version(suggestion, data.version)
     if suggestion.problem_id is not None:
         raise Conflict("这条意见建议已转为问题")
+    branch_id = data.branch_id if data.branch_id is not None else _single_branch(
+        session, suggestion)
     problem = create_problem(session=session, actor=actor, data=ProblemCreate(
         campaign_id=suggestion.campaign_id, township_id=suggestion.township_id,
-        branch_id=data.branch_id, category=data.category, source=ProblemSource.feedback,
+        branch_id=branch_id, category=data.category, source=ProblemSource.feedback,
         description=(data.description or suggestion.text),
     ))
     suggestion.problem_id = problem.id
@@ -354,7 +581,7 @@ def list_suggestions(
     page: PageParams,
 ) -> tuple[list[SuggestionPublic], str | None]:
     stmt = select(Suggestion).where(col(Suggestion.deleted_at).is_(None),
-                                    _suggestion_visible(actor))
+                                    suggestion_visible(actor))
     if campaign_id is not None:
         stmt = stmt.where(Suggestion.campaign_id == campaign_id)
     if township_id is not None:
@@ -383,7 +610,8 @@ def feedback_stats(
     def scoped(stmt: Any, model: Any, branch_col: bool = True) -> Any:
         # suggestions have no branch: they are seen as GET /suggestions sees them
         stmt = stmt.where(record_visible(actor, col(model.township_id), col(model.branch_id))
-                          if branch_col else _suggestion_visible(actor))
+                          if branch_col else suggestion_visible(actor),
+                          col(model.deleted_at).is_(None))
         if campaign_id is not None:
             stmt = stmt.where(model.campaign_id == campaign_id)
         if township_id is not None:

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from app.models.branch import Branch
+from app.models.feedback import Suggestion
 from app.models.problem import Problem, ProblemCreate, ProblemPublic, ProblemSource, ProblemUpdate
 from app.models.task import Task
 from app.models.township import Township
@@ -109,15 +110,26 @@ def update_problem(
 
 
 def delete_problem(
-    *, session: Session, actor: Actor, problem: Problem, version: int | None
+    *, session: Session, actor: Actor, problem: Problem, version: int | None, reason: str
 ) -> None:
+    """Soft-delete a problem, keeping `reason` in its audit event.
+
+    Raises Forbidden (not its township's writer), PreconditionRequired/Failed (version),
+    Conflict naming the live tasks still against it. Suggestions made into it are unlinked."""
     require_township_write(actor, problem.township_id, "问题清单")
     check_version(problem, version)
-    live = session.execute(
-        select(Task.id).where(Task.problem_id == problem.id, col(Task.deleted_at).is_(None))
-    ).first()
-    if live is not None:
-        raise Conflict("该问题下还有整改任务,不能删除")
-    soft_delete(problem)
+    titles = list(session.scalars(
+        select(Task.title).where(Task.problem_id == problem.id, col(Task.deleted_at).is_(None))
+        .order_by(Task.id)
+    ))
+    if titles:
+        named = "、".join(f"“{t}”" for t in titles[:5]) + (" 等" if len(titles) > 5 else "")
+        raise Conflict(f"该问题下还有 {len(titles)} 项整改任务:{named},请先删除或撤销这些任务")
+    # the suggestions it was made from can become a problem again
+    for suggestion in session.scalars(select(Suggestion).where(
+            Suggestion.problem_id == problem.id)):
+        suggestion.problem_id = None
+        session.add(suggestion)
+    soft_delete(problem, session=session, reason=reason)
     session.add(problem)
     session.flush()

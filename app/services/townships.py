@@ -3,10 +3,10 @@
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from app.models.branch import Branch
 from app.models.township import Township, TownshipCreate, TownshipUpdate
 from app.services.actors import Actor, require_county_admin, township_visible
-from app.services.errors import Conflict, Invalid
+from app.services.dependents import refuse_township_with_records
+from app.services.errors import Invalid
 from app.services.pagination import PageParams, keyset_page
 from app.services.records import apply_changes, check_version, get_visible, soft_delete
 
@@ -77,15 +77,10 @@ def update_township(
 def delete_township(
     *, session: Session, actor: Actor, township: Township, version: int | None
 ) -> None:
+    """Soft-delete a township (county only); Conflict (409) naming what is still attached."""
     require_county_admin(actor, "删除乡镇", allow_token=True)
     check_version(township, version)
-    live = session.execute(
-        select(Branch.id).where(
-            Branch.township_id == township.id, col(Branch.deleted_at).is_(None)
-        )
-    ).first()
-    if live is not None:
-        raise Conflict("该乡镇下还有党支部,请先删除或转移这些党支部")
+    refuse_township_with_records(session, township.id)  # type: ignore[arg-type]
     soft_delete(township)
     session.add(township)
     session.flush()

@@ -18,6 +18,7 @@ from app.services import tasks as task_svc
 from app.services import townships as township_svc
 from app.services.actors import Actor
 from app.services.branches import branch_choices
+from app.services.feedback import source_opinions
 from app.services.pagination import MAX_LIMIT, PageParams
 from app.web.pages import render
 
@@ -81,6 +82,7 @@ def problem_page(request: Request, session: SessionDep, actor: CurrentActor,
         may_write=_may_write(actor) and actor.township_id in (None, problem.township_id),
         branches=branch_choices(session=session, actor=actor, township_id=problem.township_id),
         category_labels=_category_labels(session, problem.campaign_id),
+        sources=source_opinions(session, problem.id),  # type: ignore[arg-type]
     )
 
 

@@ -398,10 +398,11 @@ def test_same_name_in_another_township_is_allowed(world, login):
 
 def test_deleted_branch_name_can_be_reused(world, login):
     admin = login("admin")
-    assert admin.delete(f"{API}/{world.branch.id}", headers=if_match(1)).status_code == 204
-    r = admin.post(API, json=new_branch(world.township.id, name="甲一村党支部"))
+    first = admin.post(API, json=new_branch(world.township.id, name="甲二村党支部")).json()
+    assert admin.delete(f"{API}/{first['id']}", headers=if_match(1)).status_code == 204
+    r = admin.post(API, json=new_branch(world.township.id, name="甲二村党支部"))
     assert r.status_code == 201, r.text
-    assert r.json()["id"] != world.branch.id
+    assert r.json()["id"] != first["id"]
 
 
 def test_renaming_to_a_taken_name_is_refused(world, login, engine):

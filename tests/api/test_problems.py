@@ -96,8 +96,8 @@ def test_staff_create_read_change_and_delete_a_problem_of_own_township(
     assert r.status_code == 200 and r.json()["branch_id"] is None, r.text
     assert r.json()["branch_name"] is None
 
-    assert_problem(staff.delete(url, headers={"If-Match": '"2"'}), 412)
-    r = staff.delete(url, headers={"If-Match": '"3"'})
+    assert_problem(staff.delete(url, params={"reason": "录重了"}, headers={"If-Match": '"2"'}), 412)
+    r = staff.delete(url, params={"reason": "录重了"}, headers={"If-Match": '"3"'})
     assert r.status_code == 204, r.text
     assert_problem(staff.get(url), 404)
     assert created["id"] not in [p["id"] for p in staff.get(f"{API}/problems").json()["items"]]
@@ -123,7 +123,8 @@ def test_others_may_not_write_problems(
     url = f"{API}/problems/{problem_id}"
     assert_problem(login("otherstaff").patch(url, json={"description": "x"},
                                              headers={"If-Match": '"1"'}), 404)
-    assert_problem(login("otherstaff").delete(url, headers={"If-Match": '"1"'}), 404)
+    assert_problem(login("otherstaff").delete(url, params={"reason": "x"},
+                                              headers={"If-Match": '"1"'}), 404)
     assert_problem(login("viewer").patch(url, json={"description": "x"},
                                          headers={"If-Match": '"1"'}), 403)
     assert login("admin").patch(url, json={"description": "县里改"},
@@ -187,8 +188,9 @@ def test_a_problem_with_live_tasks_is_not_deleted(
     assert r.status_code == 201, r.text
     url = f"{API}/problems/{created['id']}"
     assert staff.get(url).json()["task_count"] == 1
-    assert "整改任务" in assert_problem(staff.delete(url, headers={"If-Match": '"1"'}), 409)[
-        "detail"]
+    conflict = assert_problem(staff.delete(url, params={"reason": "x"},
+                                           headers={"If-Match": '"1"'}), 409)
+    assert "整改任务" in conflict["detail"] and "发展年轻党员" in conflict["detail"]
     assert staff.get(url).status_code == 200
 
 
@@ -269,7 +271,8 @@ def test_problem_changes_appear_in_the_feed(
     staff = login("staff")
     created = staff.post(f"{API}/problems", json=body(world, campaign_id)).json()
     url = f"{API}/problems/{created['id']}"
-    assert staff.delete(url, headers={"If-Match": '"1"'}).status_code == 204
+    assert staff.delete(url, params={"reason": "录重了"},
+                        headers={"If-Match": '"1"'}).status_code == 204
     changes = login("admin").get(f"{API}/changes", params={"types": "problem"}).json()["changes"]
     ours = [(c["op"], c["version"]) for c in changes if c["id"] == created["id"]]
     assert ours == [("upsert", 1), ("delete", 2)]

@@ -229,7 +229,8 @@ def test_activities_crud_scope_and_the_report(engine, login):
     r = staff.patch(f"/api/v1/activities/{first['id']}", json={"participants": 25},
                     headers={"If-Match": '"1"'})
     assert r.status_code == 200 and r.json()["participants"] == 25
-    r = staff.delete(f"/api/v1/activities/{first['id']}", headers={"If-Match": '"2"'})
+    r = staff.delete(f"/api/v1/activities/{first['id']}", params={"reason": "录重了"},
+                     headers={"If-Match": '"2"'})
     assert r.status_code == 204
     assert len(staff.get("/api/v1/activities").json()["items"]) == 1
     doc = staff.get("/api/v1/reports/summary.html", params={"campaign_id": cid,

@@ -88,11 +88,16 @@ def test_deleting_township_with_branches_is_409(world, login):
 
 def test_township_can_be_deleted_once_its_branches_are(world, login):
     admin = login("admin")
-    r = admin.delete(f"/api/v1/branches/{world.branch.id}", headers={"If-Match": '"1"'})
+    township = admin.post(API, json={"name": "丙镇", "code": "C999"}).json()
+    branch = admin.post("/api/v1/branches", json={
+        "township_id": township["id"], "name": "丙一村党支部", "kind": "village",
+        "member_count": 3}).json()
+    assert_problem(admin.delete(f"{API}/{township['id']}", headers={"If-Match": '"1"'}), 409)
+    r = admin.delete(f"/api/v1/branches/{branch['id']}", headers={"If-Match": '"1"'})
     assert r.status_code == 204
-    r = admin.delete(f"{API}/{world.township.id}", headers={"If-Match": '"1"'})
+    r = admin.delete(f"{API}/{township['id']}", headers={"If-Match": '"1"'})
     assert r.status_code == 204, r.text
-    assert names(admin.get(API)) == ["乙镇"]
+    assert names(admin.get(API)) == ["甲镇", "乙镇"]
 
 
 def test_duplicate_code_is_refused(world, login):
