@@ -87,9 +87,9 @@ def notify(
              "day": day, "created_at": now, "updated_at": now}
             for r in chunk
         ]
-        stmt = insert(Notification.__table__).values(rows)  # type: ignore[attr-defined]
-        result = session.execute(stmt.on_conflict_do_nothing(index_elements=_UNIQUE_KEY))
-        made += max(getattr(result, "rowcount", 0) or 0, 0)
+        table = Notification.__table__  # type: ignore[attr-defined]
+        stmt = insert(table).values(rows).on_conflict_do_nothing(index_elements=_UNIQUE_KEY)
+        made += len(session.execute(stmt.returning(table.c.id)).all())
     return made
 
 

@@ -181,15 +181,16 @@ def queue_digests(*, session: Session, settings: Settings, today: date | None = 
         if text is None:
             continue
         now = utcnow()
-        result = session.execute(
-            insert(WebhookDelivery.__table__).values(  # type: ignore[attr-defined]
+        table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+        queued += len(session.execute(
+            insert(table).values(
                 webhook_id=webhook.id, kind=DeliveryKind.digest.value,
                 status=DeliveryStatus.pending.value, digest_day=today,
                 payload=chat_body(text).decode(), change_count=0, attempts=0,
                 created_at=now, updated_at=now,
             ).on_conflict_do_nothing(index_elements=["webhook_id", "digest_day"])
-        )
-        queued += max(getattr(result, "rowcount", 0) or 0, 0)
+            .returning(table.c.id)
+        ).all())
     return queued
 
 
