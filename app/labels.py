@@ -57,10 +57,16 @@ LABELS: dict[str, dict[str, str]] = {
     "webhook_format": {
         "json": "JSON(县级系统)", "wecom": "企业微信群机器人", "dingtalk": "钉钉机器人",
     },
+    "record_type": {
+        "township": "乡镇", "branch": "党支部", "campaign": "专项整治", "screening": "排查",
+        "activity": "工作开展", "form_issuance": "征求意见表发放", "feedback_form": "征求意见表",
+        "opinion": "意见", "suggestion": "梳理的意见建议", "problem": "问题", "task": "整改任务",
+        "progress_update": "整改进展", "attachment": "佐证材料", "task_urge": "催办",
+    },
     "delivery_kind": {"changes": "变更", "digest": "每日提醒摘要", "test": "测试推送"},
     "delivery_status": {
         "pending": "待发送", "retrying": "失败,等待重试", "delivered": "已送达",
-        "failed": "失败,已暂停",
+        "failed": "失败",
     },
     "field": {
         "township_id": "所属乡镇", "name": "名称", "code": "编码", "kind": "类型",

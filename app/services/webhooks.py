@@ -366,8 +366,10 @@ def post(client: httpx.Client, job: _Job) -> tuple[int | None, str | None]:
         url = dingtalk_signed_url(url, webhook.secret, int(time.time() * 1000))
     try:
         response = client.post(url, content=body, headers=headers)
+    except httpx.TimeoutException:
+        return None, "接收方没有在限定时间内应答"
     except httpx.HTTPError as exc:
-        return None, f"无法送达:{type(exc).__name__} {exc}"[:500]
+        return None, f"无法连接接收方:{exc}"[:500]
     if not 200 <= response.status_code < 300:
         return response.status_code, f"接收方返回 HTTP {response.status_code}"
     if webhook.format in CHAT_FORMATS:
