@@ -57,9 +57,9 @@ def update_notification(
     found = svc.get_notification(session=session, actor=actor, notification_id=notification_id)
     found = svc.mark_read(session=session, notification=found, read=body.read)
     public = NotificationPublic.model_validate(found, from_attributes=True)
-    return respond(request, Page[NotificationPublic](items=[public], next_cursor=None)
-                   if request.headers.get("hx-request") == "true" else public,
-                   fragment="fragments/notification_rows.html", context={"more_url": None})
+    return respond(request, public, fragment="fragments/notification_rows.html",
+                   context={"data": Page[NotificationPublic](items=[public], next_cursor=None),
+                            "more_url": None})
 
 
 @router.post("/tasks/{task_id}/urge", status_code=201, response_model=TaskUrgePublic)

@@ -4,6 +4,7 @@ Each kind reaches exactly the people who must act and nobody else; the daily rem
 are idempotent; urging is allowed to township staff of the task's township and the county.
 """
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from app.config import Settings
-from app.db import transaction
+from app.db import make_engine, transaction
 from app.models.notification import Notification
 from app.models.problem import Problem
 from app.models.task import TaskStatus
@@ -147,6 +148,31 @@ def test_remind_twice_a_day_makes_nothing_twice(
     with transaction(engine) as s:
         again = remind(session=s, settings=settings, today=TODAY + timedelta(days=1))
     assert again["task_overdue"] == 2
+
+
+def test_remind_in_two_processes_at_once_makes_nothing_twice(
+    database: Any, engine: Engine, settings: Settings, setup: Setup
+) -> None:
+    for due in (-3, -2, -1, 1, 2, 3):
+        add_task(engine, setup.problem_id, due=due)
+        add_task(engine, setup.township_problem_id, due=due)
+    engines = [make_engine(database.url) for _ in range(2)]
+    made: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def run(e: Engine) -> None:
+        barrier.wait()
+        made.append(sum(run_remind(e, settings).values()))
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for e in engines:
+        e.dispose()
+    assert len(made) == 2  # both runs finished without an error
+    assert count_notifications(engine) == sum(made) == 24  # 12 tasks × 2 people each
 
 
 # ---------------------------------------------------------------- events in requests
