@@ -24,7 +24,6 @@ from app import clock
 from app.config import Settings
 from app.labels import label
 from app.models.base import utcnow
-from app.models.branch import Branch
 from app.models.notification import (
     Notification,
     NotificationKind,
@@ -195,9 +194,8 @@ def notify_task_event(*, session: Session, task: Task, action: TaskAction, actor
 
 def _open_tasks_with_owners(extra: ColumnElement[bool]) -> Any:
     return (
-        select(User.id, Task.id, Task.title, Task.due_on, Branch.name)
+        select(User.id, Task.id, Task.title, Task.due_on)
         .select_from(Task).join(User, task_owner_condition())
-        .outerjoin(Branch, col(Branch.id) == Task.branch_id)
         .where(col(Task.deleted_at).is_(None), col(Task.status).in_(OPEN_STATUSES), extra)
         .order_by(Task.id, User.id)
     )
@@ -208,7 +206,7 @@ def tasks_due_soon(session: Session, today: date, settings: Settings) -> Iterato
     """Open tasks due today or within `REMIND_DUE_SOON_DAYS`, to whoever works on them."""
     until = today + timedelta(days=settings.remind_due_soon_days)
     stmt = _open_tasks_with_owners(and_(col(Task.due_on) >= today, col(Task.due_on) <= until))
-    for user_id, task_id, title, due_on, _branch in session.execute(stmt):
+    for user_id, task_id, title, due_on in session.execute(stmt):
         left = (due_on - today).days
         when = "今天到期" if left == 0 else f"还剩 {left} 天到期"
         yield Reminder(user_id, "task", task_id,
@@ -218,7 +216,7 @@ def tasks_due_soon(session: Session, today: date, settings: Settings) -> Iterato
 @reminder_source(NotificationKind.task_overdue)
 def tasks_overdue(session: Session, today: date, settings: Settings) -> Iterator[Reminder]:
     """Open tasks past their due date, to whoever works on them (once a day while late)."""
-    for user_id, task_id, title, due_on, _branch in session.execute(
+    for user_id, task_id, title, due_on in session.execute(
         _open_tasks_with_owners(col(Task.due_on) < today)
     ):
         late = (today - due_on).days

@@ -355,24 +355,23 @@ class _Job:
 
 def post(client: httpx.Client, job: _Job) -> tuple[int | None, str | None]:
     """POST the job's body to its webhook; answers (HTTP status or None, error or None)."""
-    webhook, body, kind = job, job.body, job.kind
-    url = webhook.url
+    url = job.url
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
-    if webhook.format == WebhookFormat.json:
-        headers["X-Rectify-Event"] = kind.value
-        if webhook.secret:
-            headers["X-Rectify-Signature"] = sign_body(webhook.secret, body)
-    elif webhook.format == WebhookFormat.dingtalk and webhook.secret:
-        url = dingtalk_signed_url(url, webhook.secret, int(time.time() * 1000))
+    if job.format == WebhookFormat.json:
+        headers["X-Rectify-Event"] = job.kind.value
+        if job.secret:
+            headers["X-Rectify-Signature"] = sign_body(job.secret, job.body)
+    elif job.format == WebhookFormat.dingtalk and job.secret:
+        url = dingtalk_signed_url(url, job.secret, int(time.time() * 1000))
     try:
-        response = client.post(url, content=body, headers=headers)
+        response = client.post(url, content=job.body, headers=headers)
     except httpx.TimeoutException:
         return None, "接收方没有在限定时间内应答"
     except httpx.HTTPError as exc:
         return None, f"无法连接接收方:{exc}"[:500]
     if not 200 <= response.status_code < 300:
         return response.status_code, f"接收方返回 HTTP {response.status_code}"
-    if webhook.format in CHAT_FORMATS:
+    if job.format in CHAT_FORMATS:
         try:
             answer = response.json()
         except ValueError:
@@ -531,11 +530,16 @@ def run_worker(*, engine: Engine, settings: Settings, stop: threading.Event,
     total = 0
     try:
         while not stop.is_set():
-            if daily and clock.today() != last_day:
-                last_day = clock.today()
-                made, digests = run_daily(engine, settings)
-                log.info("reminders %s, digests %s", made, digests)
-            sent = deliver_due(engine=engine, settings=settings, client=client, stop=stop)
+            try:
+                if daily and clock.today() != last_day:
+                    made, digests = run_daily(engine, settings)
+                    last_day = clock.today()
+                    log.info("reminders %s, digests %s", made, digests)
+                sent = deliver_due(engine=engine, settings=settings, client=client, stop=stop)
+            except Exception:  # noqa: BLE001 - a lost database connection: wait, then go on
+                log.exception("worker pass failed; retrying")
+                stop.wait(max(settings.worker_poll_seconds, 5.0))
+                continue
             total += sent
             if sent == 0:
                 stop.wait(settings.worker_poll_seconds)
