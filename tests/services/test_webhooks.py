@@ -429,3 +429,24 @@ def test_only_active_county_admins_are_told(engine: Engine, world: Any) -> None:
         made = notify_county_admins(s, NotificationKind.webhook_paused, "webhook", 1, "x",
                                     "/webhooks/1")
     assert made == 1  # the active county admin only
+
+
+def test_a_paused_webhook_resumed_by_the_admin_delivers_what_it_missed(
+    engine: Engine, fast: Settings, world: Any, login: Any, receivers: Callable[..., Receiver]
+) -> None:
+    quick_pause = fast.model_copy(update={"webhook_pause_after_hours": 0.0})
+    receiver = receivers(fail_first=1)
+    webhook_id = register(engine, receiver.url)
+    start = webhook_row(engine, webhook_id).cursor
+    make_changes(engine, world.township, 2)
+    drain(engine, quick_pause, lambda: webhook_row(engine, webhook_id).paused_at is not None)
+    make_changes(engine, world.township, 1)  # committed while paused
+    admin = login("admin")
+    hook = admin.get(f"{API}/webhooks/{webhook_id}").json()
+    assert hook["active"] is False and hook["paused_at"]
+    r = admin.patch(f"{API}/webhooks/{webhook_id}",
+                    json={"active": True, "version": hook["version"]})
+    assert r.status_code == 200 and r.json()["paused_at"] is None
+    expected = feed_after_registration(engine, start)
+    drain(engine, fast, lambda: len(receiver.delivered_changes()) >= len(expected))
+    assert receiver.delivered_changes() == expected
