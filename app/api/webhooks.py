@@ -14,7 +14,9 @@ from app.models.webhook import (
     WebhookPublic,
     WebhookUpdate,
 )
+from app.services import townships as township_svc
 from app.services import webhooks as svc
+from app.services.actors import Actor
 
 router = APIRouter(tags=["webhooks"], route_class=TransactionRoute)
 
@@ -28,14 +30,23 @@ def load_webhook(request: Request, session: SessionDep, actor: CurrentActor,
 WebhookDep = Annotated[Webhook, Depends(load_webhook)]
 
 
+def _rows_context(session: SessionDep, actor: Actor) -> dict[str, object]:
+    """What the webhook list fragment shows: every webhook and the townships' names."""
+    return {
+        "items": [svc.webhook_public(w) for w in svc.list_webhooks(session=session, actor=actor)],
+        "townships": {t.id: t.name
+                      for t in township_svc.all_townships(session=session, actor=actor)},
+    }
+
+
 @router.get("/webhooks", response_model=list[WebhookPublic])
 def list_webhooks(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
     """Every webhook (county admin)."""
-    items = [svc.webhook_public(w) for w in svc.list_webhooks(session=session, actor=actor)]
     if request.headers.get("hx-request") == "true":
         return respond(request, None, fragment="fragments/webhook_rows.html",
-                       context={"items": items})
-    return json_list(items)
+                       context=_rows_context(session, actor))
+    return json_list([svc.webhook_public(w)
+                      for w in svc.list_webhooks(session=session, actor=actor)])
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookPublic)
@@ -43,11 +54,10 @@ def create_webhook(body: WebhookCreate, request: Request, session: SessionDep,
                    actor: CurrentActor) -> Response:
     """Register a webhook; it receives changes committed from now on."""
     webhook = svc.create_webhook(session=session, actor=actor, data=body)
-    items = [svc.webhook_public(w) for w in svc.list_webhooks(session=session, actor=actor)]
     return respond(request, svc.webhook_public(webhook), status_code=201, etag=webhook.version,
                    location=f"/api/v1/webhooks/{webhook.id}",
                    fragment="fragments/webhook_rows.html",
-                   context={"items": items, "created": True})
+                   context={**_rows_context(session, actor), "created": True})
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookPublic)

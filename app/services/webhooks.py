@@ -287,6 +287,7 @@ def delete_webhook(*, session: Session, webhook: Webhook) -> None:
 
 
 def webhook_public(webhook: Webhook) -> WebhookPublic:
+    """The webhook as the API answers it: `has_secret` instead of the secret."""
     return WebhookPublic.model_validate(
         {**webhook.model_dump(), "has_secret": bool(webhook.secret)})
 

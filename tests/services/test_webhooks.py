@@ -417,6 +417,10 @@ def test_form_sends_types_as_text_and_blank_secret_keeps_the_old_one(
         "version": str(hook["version"]), "secret": "", "types": "", "url": hook["url"]})
     assert r.status_code == 200, r.text
     assert r.json()["types"] == [] and r.json()["has_secret"] is True
+    page = admin.post(f"{API}/webhooks", headers={"HX-Request": "true"}, json={
+        "url": "http://127.0.0.1:9/y", "secret": "k2", "township_id": str(world.township.id)})
+    assert page.status_code == 201 and "推送已添加" in page.text
+    assert "甲镇" in page.text and "全县" in page.text  # the new one, and the first
 
 
 def test_only_active_county_admins_are_told(engine: Engine, world: Any) -> None:
