@@ -1,4 +1,5 @@
-"""The `rectify` command: serve, db upgrade, demo, user create, token create, backup."""
+"""The `rectify` command: serve, db upgrade, demo, user create, token create, backup,
+remind, worker."""
 
 import getpass
 import shutil
@@ -14,6 +15,7 @@ from sqlmodel import col
 
 from app.config import get_settings
 from app.db import get_engine, transaction
+from app.labels import label
 from app.migrate import schema_problem, upgrade
 from app.models.base import utcnow
 from app.models.branch import Branch
@@ -156,6 +158,47 @@ def backup(path: Path) -> None:
     else:
         _fail(f"不支持备份此数据库:{url.split(':')[0]}")
     typer.echo(f"已备份到 {path}")
+
+
+@cli.command()
+def remind() -> None:
+    """Make the day's notifications and chat digests (idempotent: run it as often as you like)."""
+    from app.services.webhooks import run_daily
+
+    settings = get_settings()
+    made, digests = run_daily(get_engine(settings), settings)
+    parts = "、".join(f"{label('notification_kind', k)} {n} 条" for k, n in made.items())
+    typer.echo(f"今日提醒已生成:{parts};群机器人摘要 {digests} 条待推送")
+
+
+@cli.command()
+def worker(
+    no_remind: Annotated[bool, typer.Option("--no-remind", help="不生成每日提醒")] = False,
+) -> None:
+    """Deliver webhooks until stopped (SIGTERM/Ctrl-C finish the delivery in hand); runs
+    the reminders once a day. Several may run against PostgreSQL; one on SQLite."""
+    import logging
+    import signal
+    import threading
+
+    from app.services.webhooks import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    engine = get_engine(settings)
+    problem = schema_problem(engine)
+    if problem:
+        _fail(problem)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    typer.echo("推送进程已启动")
+    sent = run_worker(engine=engine, settings=settings, stop=stop, daily=not no_remind)
+    typer.echo(f"推送进程已停止(本次共尝试推送 {sent} 次)")
 
 
 def main() -> None:

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     }
     warn_overdue_cap: int = 3  # overdue tasks counted at most this many times
 
+    # Reminders (提醒) and pushes (推送): what counts as due soon, and webhook delivery.
+    remind_due_soon_days: int = 7  # task_due_soon: due within this many days
+    webhook_retry_base_seconds: float = 5.0  # first retry after this, doubling
+    webhook_retry_max_seconds: float = 3600.0  # retries at most this far apart
+    webhook_pause_after_hours: float = 24.0  # failing this long: paused, county told
+    webhook_timeout_seconds: float = 10.0
+    webhook_batch_size: int = 100  # changes in one delivery
+    worker_poll_seconds: float = 1.0  # the worker's pause when nothing is due
+    public_base_url: str = ""  # where people reach the site, for links in chat digests
+
     # Login throttling: after `login_slow_after` failures each attempt waits longer;
     # after `login_max_failures` within the window the username is refused for a while.
     login_slow_after: int = 3

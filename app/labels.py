@@ -45,6 +45,29 @@ LABELS: dict[str, dict[str, str]] = {
     "progress_state": {
         "done": "已完成", "late": "逾期完成", "pending": "待定结论", "todo": "未排查",
     },
+    "notification_kind": {
+        "task_due_soon": "即将到期", "task_overdue": "已超期", "task_submitted": "待验收",
+        "task_rejected": "被退回", "task_urged": "催办", "visit_overdue": "包联走访超期",
+        "revisit_due": "回头看到期", "acceptance_due": "应申请验收", "webhook_paused": "推送已暂停",
+    },
+    "deadline": {
+        "overdue": "已超期", "within_10": "10天内到期", "within_20": "20天内到期",
+        "later": "20天以后到期", "done": "已完成",
+    },
+    "webhook_format": {
+        "json": "JSON(县级系统)", "wecom": "企业微信群机器人", "dingtalk": "钉钉机器人",
+    },
+    "record_type": {
+        "township": "乡镇", "branch": "党支部", "campaign": "专项整治", "screening": "排查",
+        "activity": "工作开展", "form_issuance": "征求意见表发放", "feedback_form": "征求意见表",
+        "opinion": "意见", "suggestion": "梳理的意见建议", "problem": "问题", "task": "整改任务",
+        "progress_update": "整改进展", "attachment": "佐证材料", "task_urge": "催办",
+    },
+    "delivery_kind": {"changes": "变更", "digest": "每日提醒摘要", "test": "测试推送"},
+    "delivery_status": {
+        "pending": "待发送", "retrying": "失败,等待重试", "delivered": "已送达",
+        "failed": "失败",
+    },
     "field": {
         "township_id": "所属乡镇", "name": "名称", "code": "编码", "kind": "类型",
         "member_count": "党员总数", "members_35_under": "35岁及以下党员",
@@ -73,6 +96,7 @@ LABELS: dict[str, dict[str, str]] = {
         "status_note": "状态说明", "completed_at": "完成时间", "verified_at": "销号时间",
         "verified_by": "验收人", "active": "启用", "expires_at": "有效期至",
         "revoked_at": "吊销时间",
+        "url": "推送地址", "format": "格式", "secret": "签名密钥", "deadline": "剩余时限",
     },
     "audit_action": {"create": "新建", "update": "修改", "delete": "删除"},
     "entity_type": {

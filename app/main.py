@@ -21,12 +21,14 @@ from app.api import (
     exports,
     feedback,
     health,
+    notifications,
     problems,
     reports,
     screenings,
     tasks,
     townships,
     users,
+    webhooks,
 )
 from app.api import errors as error_handlers
 from app.config import Settings, get_settings
@@ -37,6 +39,7 @@ from app.web import (
     dashboard_pages,
     feedback_pages,
     ledger_pages,
+    notification_pages,
     pages,
     record_pages,
     screening_pages,
@@ -106,7 +109,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=5,
                        exclude_content_types=NOT_COMPRESSED)
     for module in (auth, townships, branches, campaigns, problems, tasks, feedback, screenings,
-                   activities, reports, exports, users, audit, changes):
+                   activities, reports, exports, users, audit, changes, notifications,
+                   webhooks):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)
@@ -115,5 +119,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(screening_pages.router)
     app.include_router(dashboard_pages.router)
     app.include_router(record_pages.router)
+    app.include_router(notification_pages.router)
     app.mount("/static", assets.HashedStaticFiles(directory=assets.STATIC_DIR), name="static")
     return app

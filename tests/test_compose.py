@@ -66,8 +66,19 @@ def dockerfile() -> list[tuple[str, str]]:
     return instructions
 
 
-def test_compose_has_the_database_and_the_app() -> None:
-    assert set(SERVICES) == {"db", "app"}
+def test_compose_has_the_database_the_app_and_the_worker() -> None:
+    assert set(SERVICES) == {"db", "app", "worker"}
+
+
+def test_worker_runs_beside_the_app_on_the_same_database() -> None:
+    worker = SERVICES["worker"]
+    assert command_line(worker) == "rectify worker"
+    assert worker["depends_on"]["app"]["condition"] == "service_healthy"  # migrated first
+    env = {k: interpolate(str(v), REQUIRED) for k, v in worker["environment"].items()}
+    assert env["DATABASE_URL"] == app_environment(REQUIRED)["DATABASE_URL"]
+    assert {k.lower() for k in env} <= set(Settings.model_fields)
+    assert worker.get("stop_signal", "SIGTERM") == "SIGTERM"
+    assert "ports" not in worker
 
 
 def test_db_is_postgres_16_with_a_named_volume_and_pg_isready() -> None:

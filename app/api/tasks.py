@@ -19,6 +19,7 @@ from app.models.task import (
     TransitionRequest,
 )
 from app.services import tasks as svc
+from app.services.deadlines import DeadlineBucket
 from app.services.evidence import ensure_thumbnail, file_path
 
 router = APIRouter(tags=["tasks"], route_class=TransactionRoute)
@@ -48,12 +49,13 @@ def task_filters(
     status: TaskStatus | None = None, overdue: bool | None = None,
     branch_id: int | None = None, township_id: int | None = None,
     problem_id: int | None = None, campaign_id: int | None = None,
-    due_before: date | None = None,
+    due_before: date | None = None, deadline: DeadlineBucket | None = None,
 ) -> svc.TaskFilters:
     """The filters of the task list, taken alike by its exports."""
     return svc.TaskFilters(status=status, overdue=overdue, branch_id=branch_id,
                            township_id=township_id, problem_id=problem_id,
-                           campaign_id=campaign_id, due_before=due_before)
+                           campaign_id=campaign_id, due_before=due_before,
+                           deadline=deadline)
 
 
 TaskFiltersDep = Annotated[svc.TaskFilters, Depends(task_filters)]

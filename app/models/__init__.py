@@ -8,11 +8,13 @@ from app.models.campaign import Campaign, Criterion
 from app.models.change import Change, ChangeCounter
 from app.models.feedback import FeedbackForm, FormIssuance, Opinion, Suggestion
 from app.models.idempotency import IdempotencyRecord
+from app.models.notification import Notification, TaskUrge
 from app.models.problem import Problem
 from app.models.screening import Screening
 from app.models.task import Attachment, ProgressUpdate, Task
 from app.models.township import Township
 from app.models.user import ApiToken, LoginSession, LoginThrottle, User
+from app.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "Activity",
@@ -29,13 +31,17 @@ __all__ = [
     "IdempotencyRecord",
     "LoginSession",
     "LoginThrottle",
+    "Notification",
     "Opinion",
     "Problem",
     "ProgressUpdate",
     "Screening",
     "Suggestion",
     "Task",
+    "TaskUrge",
     "Township",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]

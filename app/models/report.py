@@ -58,6 +58,7 @@ class TaskFigures(SQLModel):
     total: int
     by_status: dict[str, int]
     overdue: int
+    by_deadline: dict[str, int] = {}  # overdue, within_10, within_20, later, done
 
 
 class SummaryWarning(SQLModel):

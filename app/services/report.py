@@ -28,6 +28,7 @@ from app.models.screening import Conclusion, Screening
 from app.models.task import Task, TaskStatus
 from app.services.actors import Actor, branch_visible, record_visible
 from app.services.campaigns import get_campaign, latest_active
+from app.services.deadlines import DeadlineBucket, deadline_counts
 from app.services.tasks import overdue_condition
 from app.services.townships import get_township
 
@@ -170,7 +171,8 @@ def _tasks(session: Session, actor: Actor, township_id: int | None,
            campaign: Campaign | None, as_of: date) -> tuple[TaskFigures, int]:
     statuses = {s.value: 0 for s in TaskStatus}
     if campaign is None:
-        return TaskFigures(total=0, by_status=statuses, overdue=0), 0
+        return TaskFigures(total=0, by_status=statuses, overdue=0,
+                           by_deadline={b.value: 0 for b in DeadlineBucket}), 0
     overdue = 0
     unassigned = 0
     for status, n, late, nobody in session.execute(
@@ -182,8 +184,9 @@ def _tasks(session: Session, actor: Actor, township_id: int | None,
         statuses[getattr(status, "value", status)] = _n(n)
         overdue += _n(late)
         unassigned += _n(nobody)
-    return TaskFigures(total=sum(statuses.values()), by_status=statuses, overdue=overdue), \
-        unassigned
+    by_deadline = deadline_counts(session, _scoped(Task, actor, township_id, campaign), as_of)
+    return TaskFigures(total=sum(statuses.values()), by_status=statuses, overdue=overdue,
+                       by_deadline=by_deadline), unassigned
 
 
 def summary(

@@ -41,8 +41,10 @@ from app.models.task import (
 )
 from app.models.user import Role, User
 from app.services.actors import Actor, record_visible, require_township_write
+from app.services.deadlines import DeadlineBucket, deadline_condition
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.evidence import StoredFile, store_upload
+from app.services.notifications import notify_task_event, urge_entries
 from app.services.pagination import PageParams, keyset_page
 from app.services.records import (
     apply_changes,
@@ -89,6 +91,7 @@ class TaskFilters:
     problem_id: int | None = None
     campaign_id: int | None = None
     due_before: date | None = None
+    deadline: DeadlineBucket | None = None
 
 
 def filtered_tasks(actor: Actor, filters: TaskFilters, today: date | None = None) -> Any:
@@ -103,6 +106,8 @@ def filtered_tasks(actor: Actor, filters: TaskFilters, today: date | None = None
                        ("status", "branch_id", "township_id", "problem_id", "campaign_id"))
     if filters.due_before is not None:
         stmt = stmt.where(col(Task.due_on) < filters.due_before)
+    if filters.deadline is not None:
+        stmt = stmt.where(deadline_condition(filters.deadline, today or clock.today()))
     if filters.overdue is True:
         stmt = stmt.where(overdue_condition(today))
     elif filters.overdue is False:
@@ -363,6 +368,7 @@ def transition(
     set_audit_action(session, task, action.value)
     session.add(task)
     session.flush()
+    notify_task_event(session=session, task=task, action=action, actor=actor)
     return task
 
 
@@ -495,5 +501,6 @@ def timeline(*, session: Session, task: Task) -> list[TimelineEntry]:
     for u in list_updates(session=session, task=task):
         entries.append(TimelineEntry(at=u.created_at, actor=u.author, kind="update",
                                      action="update", note=u.note, update=u))
+    entries.extend(urge_entries(session=session, task_id=task.id))  # type: ignore[arg-type]
     entries.sort(key=lambda x: x.at)
     return entries

@@ -18,6 +18,7 @@ from app.services import tasks as task_svc
 from app.services import townships as township_svc
 from app.services.actors import Actor
 from app.services.branches import branch_choices
+from app.services.deadlines import DeadlineBucket
 from app.services.feedback import source_opinions
 from app.services.pagination import MAX_LIMIT, PageParams
 from app.web.pages import render
@@ -89,11 +90,12 @@ def problem_page(request: Request, session: SessionDep, actor: CurrentActor,
 @router.get("/tasks")
 def tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
                branch_id: int | None = None, overdue: bool | None = None,
-               due_before: date | None = None) -> Response:
+               due_before: date | None = None,
+               deadline: DeadlineBucket | None = None) -> Response:
     if actor.role == Role.branch_secretary:
         return RedirectResponse("/my/tasks", status_code=303)
     filters = task_svc.TaskFilters(branch_id=branch_id, overdue=overdue or None,
-                                   due_before=due_before)
+                                   due_before=due_before, deadline=deadline)
     columns = []
     for status in TaskStatus:
         items, next_cursor = task_svc.list_tasks(
@@ -104,7 +106,8 @@ def tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
         columns.append((status.value, Page[TaskPublic](items=items, next_cursor=next_cursor)))
     return render(request, "pages/tasks.html", actor, mine=False, columns=columns,
                   counts=task_svc.status_counts(session=session, actor=actor, filters=filters),
-                  filters=filters, branches=branch_choices(session=session, actor=actor))
+                  filters=filters, branches=branch_choices(session=session, actor=actor),
+                  deadlines=list(DeadlineBucket))
 
 
 @router.get("/my/tasks")
