@@ -23,6 +23,7 @@ from app.api import (
     feedback,
     health,
     problems,
+    rectifications,
     reports,
     screenings,
     tasks,
@@ -33,7 +34,14 @@ from app.api import errors as error_handlers
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
-from app.web import dashboard_pages, feedback_pages, ledger_pages, pages, screening_pages
+from app.web import (
+    dashboard_pages,
+    feedback_pages,
+    ledger_pages,
+    pages,
+    rectification_pages,
+    screening_pages,
+)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("rectify")
@@ -93,7 +101,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     error_handlers.install(app)
     app.add_middleware(RequestContext)
     for module in (auth, townships, branches, campaigns, problems, tasks, feedback, screenings,
-                   activities, reports, exports, users, audit, changes):
+                   activities, reports, exports, users, audit, changes, rectifications):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)
@@ -101,5 +109,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(feedback_pages.router)
     app.include_router(screening_pages.router)
     app.include_router(dashboard_pages.router)
+    app.include_router(rectification_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -9,12 +9,21 @@ from app.models.change import Change, ChangeCounter
 from app.models.feedback import FeedbackForm, FormIssuance, Opinion, Suggestion
 from app.models.idempotency import IdempotencyRecord
 from app.models.problem import Problem
+from app.models.rectification import (
+    Acceptance,
+    AcceptanceItem,
+    LiaisonVisit,
+    Rectification,
+    Revisit,
+)
 from app.models.screening import Screening
 from app.models.task import Attachment, ProgressUpdate, Task
 from app.models.township import Township
 from app.models.user import ApiToken, LoginSession, LoginThrottle, User
 
 __all__ = [
+    "Acceptance",
+    "AcceptanceItem",
     "Activity",
     "ApiToken",
     "Attachment",
@@ -27,11 +36,14 @@ __all__ = [
     "FeedbackForm",
     "FormIssuance",
     "IdempotencyRecord",
+    "LiaisonVisit",
     "LoginSession",
     "LoginThrottle",
     "Opinion",
     "Problem",
     "ProgressUpdate",
+    "Rectification",
+    "Revisit",
     "Screening",
     "Suggestion",
     "Task",
