@@ -178,6 +178,19 @@ def _warnings(session: Session, conds: list[Any], as_of: date) -> list[SummaryWa
     return out
 
 
+def status_counts(*, session: Session, actor: Actor, campaign: Campaign | None,
+                  township_id: int | None) -> list[tuple[str, int]]:
+    """(Chinese status, count) of every rectification status, for the dashboard's chart."""
+    counts = {s.value: 0 for s in RectificationStatus}
+    if campaign is not None:
+        for status, n in session.execute(
+            select(R.status, func.count(R.id)).where(*_scope(actor, township_id, campaign))
+            .group_by(R.status)
+        ):
+            counts[getattr(status, "value", status)] = _n(n)
+    return [(label("rectification_status", k), n) for k, n in counts.items()]
+
+
 # ---------------------------------------------------------------- the upward table
 
 HEADERS = ["乡镇", "党组织数", "排查数", "认定数", "占比", "已转化数", "转化率", "第一书记数",

@@ -452,3 +452,52 @@ def test_summary_and_upward_table_match_hand_counts(login: Any, world: Any, camp
     own_rows = [row[0] for row in load_workbook(io.BytesIO(own)).active.iter_rows(
         min_row=3, values_only=True)]
     assert own_rows == ["甲镇", "合计"]
+
+
+# ---------------------------------------------------------------- the demo
+
+
+def test_demo_figures_match_hand_counts_and_every_page_shows(login: Any, engine: Engine) -> None:
+    from app.services.demo import DEMO_PASSWORD, load_demo
+
+    with committed(engine) as s:
+        load_demo(s)
+    with committed(engine) as s:
+        load_demo(s)  # idempotent
+    admin = login("admin", DEMO_PASSWORD)
+    campaign_id = admin.get(f"{API}/reports/summary").json()["scope"]["campaign_id"]
+    towns = {t["name"]: t["id"] for t in admin.get(f"{API}/townships").json()["items"]}
+    own = admin.get(f"{API}/reports/summary?township_id={towns['十四道沟镇']}").json()
+    assert own["rectifications"]["designated"] == 0  # the report's township: none designated
+    wj = admin.get(f"{API}/reports/summary?township_id={towns['望江镇']}").json()
+    r = wj["rectifications"]
+    # 望江镇: 5 villages + 1 community; 柳河 designated, 松岭 applied, 白桦 converted,
+    # 红旗 relapsed (designated again), 青石 only proposed
+    assert (r["designated"], r["share"], r["converted"], r["conversion_rate"]) == (
+        4, 0.667, 1, 0.25)
+    assert (r["in_progress"], r["relapsed"], r["first_secretaries"], r["county_liaisons"]) == (
+        3, 1, 4, 4)
+    assert r["by_type"] == {"soft": 4, "lax": 0, "chaotic": 0, "poor": 4}
+    listed = admin.get(f"{API}/rectifications?township_id={towns['望江镇']}").json()["items"]
+    assert sorted(x["status"] for x in listed) == [
+        "applied", "converted", "designated", "designated", "proposed"]
+    book = load_workbook(io.BytesIO(admin.get(
+        f"{API}/reports/rectification-stats.xlsx?campaign_id={campaign_id}").content)).active
+    rows = {row[0]: row[1:] for row in book.iter_rows(min_row=3, values_only=True)}
+    assert rows["望江镇"] == (6, 0, 4, 0.667, 1, 0.25, 4, 4, 3)
+    assert rows["十四道沟镇"] == (7, 7, 0, 0, 0, 0, 0, 0, 0)
+    assert rows["合计"] == (13, 7, 4, 0.308, 1, 0.25, 4, 4, 3)
+    docx = admin.get(f"{API}/reports/summary.html?township_id={towns['望江镇']}").text
+    assert "共认定软弱涣散基层党组织4个" in docx and "转化率25%" in docx
+    for rect in listed:
+        page = admin.get(f"/rectifications/{rect['id']}")
+        assert page.status_code == 200 and rect["branch_name"] in page.text
+    assert "柳河村党支部" in admin.get("/rectifications").text
+    assert "整顿转化状态" in admin.get(f"/dashboard?township_id={towns['望江镇']}").text
+    applied_one = next(x for x in listed if x["status"] == "applied")
+    sheet = admin.get(f"/rectifications/{applied_one['id']}/acceptance").text
+    assert "班子建设" in sheet and "保存验收结果" in sheet
+    secretary = login("secretary2", DEMO_PASSWORD)
+    mine = secretary.get(f"{API}/rectifications").json()["items"]
+    assert [x["branch_name"] for x in mine] == ["柳河村党支部"]
+    assert "保存走访记录" in secretary.get(f"/rectifications/{mine[0]['id']}/visit").text
