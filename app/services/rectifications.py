@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 
 from app import clock
 from app.config import Settings
+from app.db import set_audit_reason
 from app.labels import label
 from app.models.base import utcnow
 from app.models.branch import Branch
@@ -423,6 +424,8 @@ def _set_publicity(rect: Rectification, data: RectificationUpdate, sent: dict[st
     if "designated_on" in sent:
         if data.designated_on is None:
             raise Invalid("designated_on", "认定日期不能为空")
+        if data.designated_on > clock.today():
+            raise Invalid("designated_on", "认定日期不能晚于今天")
         rect.designated_on = data.designated_on
         rect.publicity_from = data.designated_on
         minimum = publicity_until(data.designated_on, settings)
@@ -500,6 +503,7 @@ def transition(
         target = rect.status
     rect.status = target
     rect.status_note = note.strip() if note and note.strip() else None
+    set_audit_reason(session, rect, rect.status_note)
     session.add(rect)
     session.flush()
     return rect
@@ -604,6 +608,10 @@ def record_acceptance(
     if rect.status != S.applied:
         raise Conflict(f"当前状态为“{label('rectification_status', rect.status)}”,"
                        "申请验收后才能组织验收")
+    if data.held_on > clock.today():
+        raise Invalid("held_on", "验收日期不能晚于今天")
+    if rect.designated_on and data.held_on < rect.designated_on:
+        raise Invalid("held_on", f"验收日期不能早于认定日期{rect.designated_on.isoformat()}")
     total = score_total(acceptance_items(session, rect.campaign_id), data.item_scores)
     _check_ratings(data.ratings)
     grade = grade_for(total, data.ratings, settings)
@@ -621,6 +629,7 @@ def record_acceptance(
         rect.status = S.designated
         rect.status_note = "验收不合格:" + _fail_reason(total, data.ratings, data.note,
                                                      settings)
+        set_audit_reason(session, rect, rect.status_note)
     else:
         rect.status = S.converted
         rect.status_note = None
@@ -751,6 +760,7 @@ def _relapse(session: Session, rect: Rectification, revisit: Revisit,
     rect.relapse_count += 1
     rect.converted_on = None
     rect.status_note = "回头看发现反弹" + (f":{note}" if note else "")
+    set_audit_reason(session, rect, rect.status_note)
     branch = session.get(Branch, rect.branch_id)
     assert branch is not None
     branch.is_weak_lax = True

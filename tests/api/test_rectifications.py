@@ -75,8 +75,13 @@ def accept(client: Any, rect_id: int, *, off: float = 0, overall: tuple[int, int
 
 
 def applied(login: Any, campaign: Any, world: Any) -> dict[str, Any]:
+    """A rectification designated a year ago (the county corrects the date), applied."""
     rect = designated(login, campaign, world.branch.id)
-    r = move(login("staff"), rect, "apply")
+    r = login("admin").patch(f"{API}/rectifications/{rect['id']}", json={
+        "designated_on": (date.today() - timedelta(days=365)).isoformat(),
+        "version": rect["version"]})
+    assert r.status_code == 200, r.text
+    r = move(login("staff"), r.json(), "apply")
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
@@ -164,6 +169,11 @@ def test_withdraw_needs_a_reason_and_a_wrong_move_says_why(login: Any, world: An
     assert_problem(move(login("admin"), rect, "withdraw"), 422, field="note")
     r = move(login("staff"), rect, "apply")
     assert "不能申请验收" in assert_problem(r, 409)["detail"]
+    r = move(login("admin"), rect, "withdraw", note="经研判不属于软弱涣散")
+    assert r.json()["status"] == "withdrawn"
+    events = login("admin").get(
+        f"{API}/audit-events?entity_type=rectification&entity_id={rect['id']}").json()["items"]
+    assert "经研判不属于软弱涣散" in [e.get("reason") for e in events]
 
 
 def test_patch_needs_if_match(login: Any, world: Any, campaign: Any) -> None:
@@ -277,6 +287,10 @@ def test_the_score_sheet_is_checked_item_by_item(login: Any, world: Any, campaig
     r = admin.post(f"{API}/acceptances", json={"rectification_id": rect["id"],
                                                "held_on": "2026-10-31", "item_scores": over})
     assert "最多20分" in assert_problem(r, 422, field="item_scores")["detail"]
+    r = admin.post(f"{API}/acceptances", json={
+        "rectification_id": rect["id"], "item_scores": scores(),
+        "held_on": (date.today() + timedelta(days=1)).isoformat()})
+    assert_problem(r, 422, field="held_on")
     items = admin.get(f"{API}/acceptance-items?campaign_id={campaign.id}").json()
     assert sum(float(i["max_points"]) for i in items) == 100
 
@@ -421,7 +435,8 @@ def test_summary_and_upward_table_match_hand_counts(login: Any, world: Any, camp
         "liaisons": [{"role": "first_secretary", "name": "甲"},
                      {"role": "county_leader", "name": "乙"}]})
     assert move(staff3, rects[0], "apply").status_code == 200
-    assert accept(admin, rects[0]["id"]).status_code == 201  # 1 converted
+    converted = accept(admin, rects[0]["id"], held_on=date.today().isoformat())
+    assert converted.status_code == 201, converted.text  # 1 converted
     with committed(engine) as s:
         p = make_problem(s, campaign, county["township"],
                          branch=s.get(Branch, b[1]))
