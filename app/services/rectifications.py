@@ -358,12 +358,17 @@ def propose(
         raise Invalid("branch_id", "所选党支部不存在")
     require_township_write(actor, branch.township_id, WHAT)
     check_campaign(session, data.campaign_id)
-    if data.screening_id is not None:
-        screening = session.get(Screening, data.screening_id)
+    screening_id = data.screening_id
+    if screening_id is not None:
+        screening = session.get(Screening, screening_id)
         if (screening is None or screening.deleted_at is not None
                 or screening.branch_id != branch.id
                 or screening.campaign_id != data.campaign_id):
             raise Invalid("screening_id", "所选排查记录不存在或不属于该党支部")
+    else:  # the branch's screening in the campaign, when there is one, is where it came from
+        screening_id = session.scalars(select(Screening.id).where(
+            Screening.branch_id == branch.id, Screening.campaign_id == data.campaign_id,
+            col(Screening.deleted_at).is_(None))).first()
     exists = session.scalars(select(Rectification).where(
         Rectification.campaign_id == data.campaign_id, Rectification.branch_id == branch.id,
     )).first()
@@ -373,7 +378,7 @@ def propose(
     assert branch.id is not None
     rect = Rectification(
         campaign_id=data.campaign_id, township_id=branch.township_id, branch_id=branch.id,
-        screening_id=data.screening_id, weak_types=[t.value for t in data.weak_types],
+        screening_id=screening_id, weak_types=[t.value for t in data.weak_types],
         reason=data.reason, target_on=data.target_on, proposed_by=_name(actor),
         proposed_on=today or clock.today(),
     )

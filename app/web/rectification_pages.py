@@ -12,6 +12,7 @@ from app.models.rectification import (
     LiaisonRole,
     RatingDimension,
     RectificationStatus,
+    RevisitPublic,
     WeakType,
 )
 from app.models.user import Role
@@ -34,7 +35,12 @@ def board(request: Request, session: SessionDep, actor: CurrentActor, settings: 
     campaign = latest_active(session=session)
     township_id = township_id or actor.township_id
     columns = []
+    revisits: list[RevisitPublic] = []
     if campaign is not None:
+        revisits, _ = svc.list_revisits(
+            session=session, actor=actor, page=PageParams(limit=MAX_LIMIT),
+            filters=svc.RevisitFilters(campaign_id=campaign.id, township_id=township_id,
+                                       due=True))
         for status in RectificationStatus:
             items, _ = svc.list_rectifications(
                 session=session, actor=actor, settings=settings,
@@ -47,6 +53,7 @@ def board(request: Request, session: SessionDep, actor: CurrentActor, settings: 
         or (actor.role == Role.township_staff and actor.township_id is not None))
     return render(request, "pages/rectifications.html", actor, campaign=campaign,
                   columns=columns, township_id=township_id, may_propose=may_propose,
+                  revisits=revisits,
                   townships=township_svc.all_townships(session=session, actor=actor),
                   branches=branch_choices(session=session, actor=actor,
                                           township_id=township_id) if may_propose else [],

@@ -122,6 +122,18 @@ def test_every_transition_by_every_role(login: Any, world: Any, campaign: Any, a
             assert body["plan_approved_on"] and body["plan_approved_by"]
 
 
+def test_a_proposal_links_the_branch_screening(login: Any, world: Any, campaign: Any,
+                                               engine: Engine) -> None:
+    from tests.factories import make_screening
+
+    with committed(engine) as s:
+        screening = make_screening(s, campaign, world.branch)
+    rect = propose(login("staff"), campaign, world.branch.id)
+    assert rect["screening_id"] == screening.id
+    page = login("staff").get(f"/rectifications/{rect['id']}").text
+    assert f"/screenings/{screening.id}" in page
+
+
 def test_proposing_is_for_the_township_and_the_county(login: Any, world: Any,
                                                       campaign: Any) -> None:
     body = {"campaign_id": campaign.id, "branch_id": world.branch.id, "weak_types": ["lax"],
@@ -306,6 +318,8 @@ def test_a_relapse_returns_the_branch_to_designated_and_counts(login: Any, world
     revisits = login("staff").get(f"{API}/revisits?rectification_id={rect['id']}").json()
     first = revisits["items"][0]
     assert first["due"] is True
+    board = login("staff").get("/rectifications").text
+    assert "到期待回头看" in board and "转化后6个月" in board
     assert_problem(login("staff").patch(f"{API}/revisits/{first['id']}", json={
         "result": "relapsed", "version": first["version"]}), 422, field="done_on")
     r = login("staff").patch(f"{API}/revisits/{first['id']}", json={
