@@ -73,7 +73,7 @@ def test_propose_designate_visit_and_score(page: Page, browser: Any, live_server
     county.goto(page.url)
     county.get_by_role("button", name="认定", exact=True).click()
     expect(county.locator("#rect-status")).to_have_text("已认定")
-    expect(county.get_by_text("公示期")).to_be_visible()
+    expect(county.get_by_text("公示期", exact=True)).to_be_visible()
     county.get_by_role("button", name="审定整顿方案").click()
     expect(county.locator("#plan-approval")).to_contain_text("已审定")
     _no_sideways_scroll(county)
