@@ -78,5 +78,5 @@ class Summary(SQLModel):
     feedback: FeedbackFigures
     problems: ProblemFigures
     tasks: TaskFigures
-    rectifications: RectificationFigures = RectificationFigures()
+    rectifications: RectificationFigures
     warnings: list[SummaryWarning]

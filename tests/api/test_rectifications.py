@@ -444,13 +444,21 @@ def test_summary_and_upward_table_match_hand_counts(login: Any, world: Any, camp
     rects = [propose(staff3, campaign, bid) for bid in b[:4]]  # 4 proposed
     for r in rects[:3]:  # 3 designated
         assert move(admin, r, "designate").status_code == 200
-    admin.patch(f"{API}/rectifications/{rects[0]['id']}", json={
+    year_ago = (date.today() - timedelta(days=365)).isoformat()
+    r = admin.patch(f"{API}/rectifications/{rects[0]['id']}", json={
         "version": admin.get(f"{API}/rectifications/{rects[0]['id']}").json()["version"],
+        "designated_on": year_ago,
         "liaisons": [{"role": "first_secretary", "name": "甲"},
                      {"role": "county_leader", "name": "乙"}]})
+    assert r.status_code == 200, r.text
     assert move(staff3, rects[0], "apply").status_code == 200
-    converted = accept(admin, rects[0]["id"], held_on=date.today().isoformat())
+    held = (date.today() - timedelta(days=200)).isoformat()  # its 6-month revisit is due
+    converted = accept(admin, rects[0]["id"], held_on=held)
     assert converted.status_code == 201, converted.text  # 1 converted
+    r = staff3.patch(f"{API}/rectifications/{rects[1]['id']}", json={
+        "version": admin.get(f"{API}/rectifications/{rects[1]['id']}").json()["version"],
+        "target_on": (date.today() - timedelta(days=1)).isoformat()})  # 1 past its target
+    assert r.status_code == 200 and r.json()["target_overdue"] is True
     with committed(engine) as s:
         p = make_problem(s, campaign, county["township"],
                          branch=s.get(Branch, b[1]))
@@ -464,10 +472,11 @@ def test_summary_and_upward_table_match_hand_counts(login: Any, world: Any, camp
     assert summary["share"] == 0.6
     assert summary["converted"] == 1
     assert summary["conversion_rate"] == 0.333
-    assert summary["in_progress"] == 2
+    assert summary["in_progress"] == 2 and summary["overdue"] == 1
     assert summary["first_secretaries"] == 1 and summary["county_liaisons"] == 1
     assert summary["by_type"] == {"soft": 3, "lax": 0, "chaotic": 0, "poor": 3}
-    assert summary["revisits_due"] == 0
+    assert summary["revisits_due"] == 1 and summary["relapsed"] == 0
+    assert summary["repeat_listed"] == 0
     r = admin.get(f"{API}/reports/rectification-stats.xlsx?campaign_id={campaign.id}")
     assert r.status_code == 200
     sheet = load_workbook(io.BytesIO(r.content)).active
@@ -530,3 +539,39 @@ def test_demo_figures_match_hand_counts_and_every_page_shows(login: Any, engine:
     mine = secretary.get(f"{API}/rectifications").json()["items"]
     assert [x["branch_name"] for x in mine] == ["柳河村党支部"]
     assert "保存走访记录" in secretary.get(f"/rectifications/{mine[0]['id']}/visit").text
+
+
+def test_tokens_follow_their_scope(client: Any, login: Any, world: Any, campaign: Any,
+                                   engine: Engine) -> None:
+    from app.models.user import TokenScope
+    from tests.factories import bearer, make_token
+
+    rect = propose(login("staff"), campaign, world.branch.id)
+    with committed(engine) as s:
+        county_write = make_token(s, scope=TokenScope.write)
+        other_read = make_token(s, township=world.other_township)
+        read = make_token(s)
+    assert_problem(client.get(f"{API}/rectifications/{rect['id']}",
+                              headers=bearer(other_read)), 404)
+    r = client.post(f"{API}/rectifications/{rect['id']}/transitions",
+                    json={"action": "designate", "version": rect["version"]},
+                    headers=bearer(read))
+    assert_problem(r, 403)
+    r = client.post(f"{API}/rectifications/{rect['id']}/transitions",
+                    json={"action": "designate", "version": rect["version"]},
+                    headers=bearer(county_write))
+    assert r.status_code == 200 and r.headers["ETag"] == f'"{r.json()["version"]}"'
+
+
+def test_htmx_gets_the_page_fragment_with_the_allowed_actions(login: Any, world: Any,
+                                                              campaign: Any) -> None:
+    rect = propose(login("staff"), campaign, world.branch.id)
+    hx = {"HX-Request": "true"}
+    staff_html = login("staff").get(f"{API}/rectifications/{rect['id']}", headers=hx).text
+    assert 'id="rectification-detail"' in staff_html and 'value="designate"' not in staff_html
+    admin = login("admin")
+    admin_html = admin.get(f"{API}/rectifications/{rect['id']}", headers=hx).text
+    assert 'value="designate"' in admin_html and 'value="withdraw"' in admin_html
+    r = admin.post(f"{API}/rectifications/{rect['id']}/transitions", headers=hx,
+                   json={"action": "withdraw", "version": rect["version"]})
+    assert r.status_code == 422 and 'id="err-note"' in r.text and "不予认定的理由" in r.text
