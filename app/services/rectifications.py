@@ -75,14 +75,16 @@ WHAT = "整顿转化"
 S = RectificationStatus
 A = RectificationAction
 
-# action: (statuses it leaves from, status it arrives at, who: "county" | "township")
+# action: (statuses it leaves from, status it arrives at (None: stays), who may take it)
 TRANSITIONS: dict[RectificationAction, tuple[tuple[RectificationStatus, ...],
-                                             RectificationStatus, str]] = {
+                                             RectificationStatus | None, str]] = {
     A.designate: ((S.proposed,), S.designated, "county"),
     A.withdraw: ((S.proposed,), S.withdrawn, "county"),
     A.apply: ((S.designated,), S.applied, "township"),
-    A.approve_plan: ((S.designated, S.applied), S.designated, "county"),  # status kept
+    A.approve_plan: ((S.designated, S.applied), None, "county"),
 }
+# Tasks that no longer block an application: verified, and cancelled (已撤销, counted apart).
+CLOSED_TASK_STATUSES = (TaskStatus.verified.value, "cancelled")
 
 
 def _name(actor: Actor) -> str:
@@ -454,8 +456,7 @@ def open_tasks(session: Session, rect: Rectification) -> list[Task]:
         select(Task).join(Problem, col(Problem.id) == Task.problem_id)
         .where(Problem.branch_id == rect.branch_id, Problem.campaign_id == rect.campaign_id,
                col(Problem.deleted_at).is_(None), col(Task.deleted_at).is_(None),
-               col(Task.status) != TaskStatus.verified,
-               col(Task.status) != "cancelled")
+               col(Task.status).not_in(CLOSED_TASK_STATUSES))
         .order_by(Task.id)
     ))
 
@@ -505,8 +506,7 @@ def transition(
             raise Conflict("整顿方案已审定")
         rect.plan_approved_on = today
         rect.plan_approved_by = _name(actor)
-        target = rect.status
-    rect.status = target
+    rect.status = target or rect.status
     rect.status_note = note.strip() if note and note.strip() else None
     set_audit_reason(session, rect, rect.status_note)
     session.add(rect)
