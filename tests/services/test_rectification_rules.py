@@ -100,3 +100,11 @@ def test_a_converted_branch_is_never_visit_overdue() -> None:
     r = _designated(date(2026, 1, 1))
     r.status = RectificationStatus.converted
     assert not any(v.overdue for v in last_visits(r, {}, date(2026, 12, 1), SETTINGS))
+
+
+def test_the_marks_and_days_are_settings() -> None:
+    strict = Settings(acceptance_pass_mark=Decimal("80"), acceptance_good_mark=Decimal("90"),
+                      publicity_days=7)
+    assert grade_for(Decimal("79.5"), overall(10, 0, 0), strict) == Grade.fail
+    assert grade_for(Decimal("89.5"), overall(10, 0, 0), strict) == Grade.basic
+    assert publicity_until(date(2026, 11, 1), strict) == date(2026, 11, 7)
