@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     webhook_batch_size: int = 100  # changes in one delivery
     worker_poll_seconds: float = 1.0  # the worker's pause when nothing is due
     public_base_url: str = ""  # where people reach the site, for links in chat digests
+    # Rectification of weak branches (整顿转化): publicity, liaison rhythms, acceptance marks.
+    publicity_days: int = 5  # 公示 at least this many days, counting both ends
+    liaison_rhythm_days: dict[str, int] = {
+        "county_leader": 30, "township_leader": 14, "first_secretary": 7,
+    }
+    acceptance_pass_mark: Decimal = Decimal("70")  # under it: 不合格
+    acceptance_good_mark: Decimal = Decimal("85")  # under it: 基本合格; from it: 合格
+    revisit_months: tuple[int, ...] = (6, 12)  # 回头看 after conversion, in calendar months
+    plan_approval_days: int = 30  # plan not approved this long after designation: warned
+    warn_visit_overdue_weight: float = 1.5  # early-warning weight of `visit_overdue`
 
     # Login throttling: after `login_slow_after` failures each attempt waits longer;
     # after `login_max_failures` within the window the username is refused for a while.

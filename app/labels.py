@@ -68,6 +68,25 @@ LABELS: dict[str, dict[str, str]] = {
         "pending": "待发送", "retrying": "失败,等待重试", "delivered": "已送达",
         "failed": "失败",
     },
+    "rectification_status": {
+        "proposed": "拟认定", "designated": "已认定", "applied": "申请验收",
+        "converted": "已转化", "withdrawn": "不予认定",
+    },
+    "rectification_action": {
+        "designate": "认定", "withdraw": "不予认定", "apply": "申请验收",
+        "approve_plan": "审定整顿方案",
+    },
+    "weak_type": {"soft": "软", "lax": "散", "chaotic": "乱", "poor": "穷"},
+    "liaison_role": {
+        "county_leader": "县级领导", "township_leader": "乡镇领导",
+        "first_secretary": "第一书记", "helper_unit": "帮扶单位",
+    },
+    "grade": {"fail": "不合格", "basic": "基本合格", "pass": "合格"},
+    "rating_dimension": {
+        "ability": "工作能力", "style": "工作作风", "integrity": "廉洁自律",
+        "results": "整顿成效", "overall": "总体满意度",
+    },
+    "revisit_result": {"holds": "巩固", "relapsed": "反弹"},
     "field": {
         "township_id": "所属乡镇", "name": "名称", "code": "编码", "kind": "类型",
         "member_count": "党员总数", "members_35_under": "35岁及以下党员",
@@ -89,6 +108,11 @@ LABELS: dict[str, dict[str, str]] = {
         "led_by": "带队领导", "led_by_title": "职务", "screened_on": "排查日期",
         "conclusion": "结论", "summary": "情况说明", "results": "排查结果", "codes": "情形",
         "held_on": "日期", "participants": "参加人数",
+        "weak_types": "类型", "target_on": "整顿时限",
+        "plan": "整顿方案", "liaisons": "包联力量", "designated_on": "认定日期",
+        "publicity_until": "公示截止日期", "visitor_name": "走访人", "visited_on": "走访日期",
+        "item_scores": "评分", "ratings": "民主测评", "done_on": "回头看日期",
+        "result": "回头看结果", "rectification_id": "整顿转化",
         "cursor": "分页游标", "limit": "每页条数", "types": "记录类型", "scope": "权限",
         # corrections and the history page (修改记录)
         "reason": "原因", "form_id": "意见表", "suggestion_id": "所属意见建议",

@@ -23,6 +23,7 @@ from app.api import (
     health,
     notifications,
     problems,
+    rectifications,
     reports,
     screenings,
     tasks,
@@ -42,6 +43,7 @@ from app.web import (
     notification_pages,
     pages,
     record_pages,
+    rectification_pages,
     screening_pages,
 )
 
@@ -110,7 +112,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                        exclude_content_types=NOT_COMPRESSED)
     for module in (auth, townships, branches, campaigns, problems, tasks, feedback, screenings,
                    activities, reports, exports, users, audit, changes, notifications,
-                   webhooks):
+                   webhooks, rectifications):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)
@@ -120,5 +122,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(dashboard_pages.router)
     app.include_router(record_pages.router)
     app.include_router(notification_pages.router)
+    app.include_router(rectification_pages.router)
     app.mount("/static", assets.HashedStaticFiles(directory=assets.STATIC_DIR), name="static")
     return app

@@ -91,10 +91,15 @@ def _empty(engine: Engine) -> None:
                 conn.execute(text(f'DELETE FROM "{t}"'))
         conn.execute(text("INSERT INTO change_counter (id, value) VALUES (1, 0)"))
     # put back what the migrations seed, so every test starts from a freshly migrated state
-    from tests.factories import committed, ensure_default_criteria
+    from tests.factories import (
+        committed,
+        ensure_default_acceptance_items,
+        ensure_default_criteria,
+    )
 
     with committed(engine) as session:
         ensure_default_criteria(session)
+        ensure_default_acceptance_items(session)
 
 
 @pytest.fixture

@@ -139,6 +139,32 @@ def ensure_default_criteria(session: Session) -> None:
     session.flush()
 
 
+def ensure_default_acceptance_items(session: Session) -> None:
+    """Put back the migration's default acceptance score sheet, unless it is there."""
+    import importlib.util
+    from decimal import Decimal
+    from pathlib import Path
+
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from app.models.rectification import AcceptanceItem
+
+    if session.scalars(select(AcceptanceItem).where(
+            col(AcceptanceItem.campaign_id).is_(None))).first():
+        return
+    path = next((Path(__file__).parent.parent / "migrations" / "versions").glob(
+        "*_11rect1f1ca7_rectifications.py"))
+    spec = importlib.util.spec_from_file_location("_rectification_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for i, (code, text, points) in enumerate(module.DEFAULT_ACCEPTANCE_ITEMS):
+        session.add(AcceptanceItem(code=code, label=text, max_points=Decimal(points),
+                                   position=i))
+    session.flush()
+
+
 def make_campaign(session: Session, **overrides: Any) -> Any:
     from datetime import date
 

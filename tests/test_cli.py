@@ -24,7 +24,9 @@ from app.services.demo import DEMO_TOWNSHIP
 from tests.conftest import PG_ADMIN_URL, _pg_available
 
 runner = CliRunner()
-VILLAGE_ONLY = "kind = 'village' AND deleted_at IS NULL"
+# the report's township; `rectify demo` also adds a neighbouring one (整顿转化) with 6 branches
+OWN = "township_id = (SELECT id FROM township WHERE code = 'DEMO-SSDG')"
+VILLAGE_ONLY = f"kind = 'village' AND deleted_at IS NULL AND {OWN}"
 
 
 @pytest.fixture
@@ -86,18 +88,18 @@ def test_db_upgrade_brings_an_empty_file_to_head(db_url: str) -> None:
 
 def test_demo_loads_the_report_figures(reader: Engine) -> None:
     run("demo")
-    assert scalar(reader, "SELECT count(*) FROM township") == 1
-    assert scalar(reader, "SELECT name FROM township") == DEMO_TOWNSHIP[0]
-    assert scalar(reader, "SELECT count(*) FROM branch") == 9
-    assert scalar(reader, "SELECT sum(member_count) FROM branch") == 271
+    assert scalar(reader, "SELECT count(*) FROM township") == 2
+    assert scalar(reader, "SELECT name FROM township WHERE code = 'DEMO-SSDG'") == DEMO_TOWNSHIP[0]
+    assert scalar(reader, f"SELECT count(*) FROM branch WHERE {OWN}") == 9
+    assert scalar(reader, f"SELECT sum(member_count) FROM branch WHERE {OWN}") == 271
     assert scalar(reader, f"SELECT count(*) FROM branch WHERE {VILLAGE_ONLY}") == 6
     assert scalar(reader, f"SELECT sum(member_count) FROM branch WHERE {VILLAGE_ONLY}") == 194
     bands = [
-        scalar(reader, f"SELECT sum({col}) FROM branch")
+        scalar(reader, f"SELECT sum({col}) FROM branch WHERE {OWN}")
         for col in ("members_35_under", "members_36_55", "members_56_over")
     ]
     assert bands == [6, 92, 81]
-    assert scalar(reader, "SELECT sum(applicants_35_under) FROM branch") == 27
+    assert scalar(reader, f"SELECT sum(applicants_35_under) FROM branch WHERE {OWN}") == 27
 
     this_year = clock.today().year  # the county's year, as the demo computes it
     with reader.connect() as conn:
@@ -124,7 +126,7 @@ def test_demo_twice_changes_nothing_the_second_time(reader: Engine) -> None:
     after_first = counts(reader)
     second = run("demo")
     assert counts(reader) == after_first
-    assert after_first["branch"] == 9 and after_first["user_account"] == 4
+    assert after_first["branch"] == 9 + 6 and after_first["user_account"] == 4 + 2
     assert "demo-pass-2026" in first.output and "demo-pass-2026" in second.output
 
 
@@ -163,7 +165,7 @@ def test_token_create_prints_the_secret_alone_on_the_last_line(upgraded: str) ->
     with TestClient(create_app()) as client:
         r = client.get("/api/v1/branches", headers={"Authorization": f"Bearer {secret}"})
         assert r.status_code == 200, r.text
-        assert len(r.json()["items"]) == 9
+        assert len(r.json()["items"]) == 9 + 6  # a county token: both demo townships
         forged = client.get(
             "/api/v1/branches", headers={"Authorization": f"Bearer {secret[:-1]}x"}
         )
@@ -179,8 +181,9 @@ def test_backup_writes_a_sqlite_copy_with_the_branches(upgraded: str, tmp_path: 
     copy = sqlite3.connect(target)
     try:
         assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert copy.execute("SELECT count(*) FROM branch").fetchone() == (9,)
-        assert copy.execute("SELECT sum(member_count) FROM branch").fetchone() == (271,)
+        assert copy.execute(f"SELECT count(*) FROM branch WHERE {OWN}").fetchone() == (9,)
+        assert copy.execute(f"SELECT sum(member_count) FROM branch WHERE {OWN}").fetchone() == (
+            271,)
     finally:
         copy.close()
 
@@ -227,5 +230,5 @@ def test_backup_of_postgresql_is_a_dump_with_the_branches(pg_url: str, tmp_path:
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout
     rows = branch_sql.split("FROM stdin;\n", 1)[1].split("\n\\.\n", 1)[0].splitlines()
-    assert len(rows) == 9
+    assert len(rows) == 9 + 6  # and the neighbouring demo township's
     assert sum("望天鹅新村党支部" in row for row in rows) == 1

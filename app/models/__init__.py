@@ -10,6 +10,13 @@ from app.models.feedback import FeedbackForm, FormIssuance, Opinion, Suggestion
 from app.models.idempotency import IdempotencyRecord
 from app.models.notification import Notification, TaskUrge
 from app.models.problem import Problem
+from app.models.rectification import (
+    Acceptance,
+    AcceptanceItem,
+    LiaisonVisit,
+    Rectification,
+    Revisit,
+)
 from app.models.screening import Screening
 from app.models.task import Attachment, ProgressUpdate, Task
 from app.models.township import Township
@@ -17,6 +24,8 @@ from app.models.user import ApiToken, LoginSession, LoginThrottle, User
 from app.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
+    "Acceptance",
+    "AcceptanceItem",
     "Activity",
     "ApiToken",
     "Attachment",
@@ -29,12 +38,15 @@ __all__ = [
     "FeedbackForm",
     "FormIssuance",
     "IdempotencyRecord",
+    "LiaisonVisit",
     "LoginSession",
     "LoginThrottle",
     "Notification",
     "Opinion",
     "Problem",
     "ProgressUpdate",
+    "Rectification",
+    "Revisit",
     "Screening",
     "Suggestion",
     "Task",

@@ -4,6 +4,8 @@ from datetime import date
 
 from sqlmodel import SQLModel
 
+from app.models.rectification import RectificationFigures
+
 
 class SummaryScope(SQLModel):
     campaign_id: int | None
@@ -77,4 +79,5 @@ class Summary(SQLModel):
     feedback: FeedbackFigures
     problems: ProblemFigures
     tasks: TaskFigures
+    rectifications: RectificationFigures
     warnings: list[SummaryWarning]

@@ -18,6 +18,7 @@ from app.models.branch import Branch, BranchKind
 from app.models.township import Township
 from app.models.user import Role, User
 from app.services.auth import hash_password
+from app.services.demo_rectifications import load_demo_rectifications
 
 DEMO_TOWNSHIP = ("十四道沟镇", "DEMO-SSDG")
 DEMO_PASSWORD = "demo-pass-2026"
@@ -120,6 +121,7 @@ def load_demo(session: Session) -> list[tuple[str, str, str]]:
         logins.append((username, role.value, DEMO_PASSWORD))
     session.flush()
     load_demo_campaign(session, township, branch_ids)
+    logins += load_demo_rectifications(session, DEMO_PASSWORD)
     return logins
 
 

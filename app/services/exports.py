@@ -23,6 +23,7 @@ from app.models.activity import Activity
 from app.models.branch import Branch
 from app.models.feedback import FeedbackForm, Opinion
 from app.models.problem import Problem
+from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Revisit
 from app.models.screening import Screening
 from app.models.task import Task
 from app.services.actors import Actor, branch_visible, record_visible
@@ -88,6 +89,37 @@ EXPORTS: dict[str, ExportSpec] = {
          "screened_on", "conclusion", "summary", "results", "version", "updated_at"),
         {"campaign_id": int, "township_id": int, "branch_id": int, "conclusion": str},
         _placed(Screening),
+    ),
+    "rectifications": ExportSpec(
+        Rectification,
+        ("id", "campaign_id", "township_id", "branch_id", "screening_id", "status",
+         "weak_types", "reason", "proposed_by", "proposed_on", "designated_by", "designated_on",
+         "publicity_from", "publicity_until", "target_on", "plan", "plan_approved_by",
+         "plan_approved_on", "county_leader_name", "county_leader_post",
+         "township_leader_name", "township_leader_post", "first_secretary_name",
+         "first_secretary_post", "helper_unit_name", "converted_on", "relapse_count",
+         "version", "updated_at"),
+        {"campaign_id": int, "township_id": int, "branch_id": int, "status": str},
+        _placed(Rectification),
+    ),
+    "liaison-visits": ExportSpec(
+        LiaisonVisit,
+        ("id", "rectification_id", "campaign_id", "township_id", "branch_id", "role",
+         "visitor_name", "visited_on", "summary", "recorded_by", "version"),
+        {"campaign_id": int, "township_id": int, "branch_id": int, "rectification_id": int},
+        _placed(LiaisonVisit),
+    ),
+    "acceptances": ExportSpec(
+        Acceptance,
+        ("id", "rectification_id", "campaign_id", "township_id", "branch_id", "held_on",
+         "item_scores", "ratings", "note", "total", "grade", "recorded_by", "version"),
+        {"campaign_id": int, "township_id": int, "branch_id": int}, _placed(Acceptance),
+    ),
+    "revisits": ExportSpec(
+        Revisit,
+        ("id", "rectification_id", "campaign_id", "township_id", "branch_id", "months",
+         "due_on", "done_on", "result", "note", "version"),
+        {"campaign_id": int, "township_id": int, "branch_id": int}, _placed(Revisit),
     ),
     "activities": ExportSpec(
         Activity,

@@ -29,6 +29,7 @@ from app.models.task import Task, TaskStatus
 from app.services.actors import Actor, branch_visible, record_visible
 from app.services.campaigns import get_campaign, latest_active
 from app.services.deadlines import DeadlineBucket, deadline_counts
+from app.services.rectification_stats import rectification_block
 from app.services.tasks import overdue_condition
 from app.services.townships import get_township
 
@@ -208,13 +209,17 @@ def summary(
     feedback = _feedback(session, actor, township_id, campaign)
     problems = _problems(session, actor, township_id, campaign)
     tasks, unassigned = _tasks(session, actor, township_id, campaign, as_of)
+    rectifications, rect_warnings = rectification_block(
+        session=session, actor=actor, township_id=township_id, campaign=campaign,
+        target=target, as_of=as_of)
     warnings = _warnings(members, totals, screenings, never_screened, feedback, unassigned,
-                         campaign, as_of)
+                         campaign, as_of) + rect_warnings
     return Summary(
         scope=SummaryScope(campaign_id=campaign.id if campaign else None,
                            township_id=township_id, as_of=as_of),
         branches=branches, members=members, secretaries=secretaries, screenings=screenings,
-        feedback=feedback, problems=problems, tasks=tasks, warnings=warnings,
+        feedback=feedback, problems=problems, tasks=tasks, rectifications=rectifications,
+        warnings=warnings,
     )
 
 

@@ -22,6 +22,7 @@ from app.models.report import Summary
 from app.models.screening import Conclusion, Screening
 from app.models.task import Task
 from app.models.township import Township
+from app.services import rectification_stats
 from app.services.actors import Actor, record_visible
 from app.services.campaigns import campaign_criteria
 
@@ -214,7 +215,7 @@ def build_document(*, session: Session, actor: Actor, summary: Summary) -> Repor
                 if summary.scope.campaign_id else None)
     problems_text, plans = _problems_and_tasks(session, actor, campaign, township_id, whole)
     campaign_name = campaign.name if campaign else "软弱涣散基层党组织专项整治"
-    return ReportDocument(
+    doc = ReportDocument(
         title=f"{place}软弱涣散基层党组织专项整治工作汇报",
         opening=f"现将{place}{campaign_name}相关工作开展情况汇报如下:",
         sections=[
@@ -225,6 +226,8 @@ def build_document(*, session: Session, actor: Actor, summary: Summary) -> Repor
         ],
         appendix=[w.message for w in summary.warnings],
     )
+    rectification_stats.add_to_document(doc, summary)
+    return doc
 
 
 def _font(run: object, size: float, bold: bool = False) -> None:

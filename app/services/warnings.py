@@ -21,6 +21,7 @@ from app.models.task import Task
 from app.models.township import Township
 from app.services.actors import Actor, branch_visible
 from app.services.campaigns import get_campaign, latest_active
+from app.services.rectifications import visit_overdue_reasons
 from app.services.tasks import overdue_condition
 
 
@@ -135,10 +136,11 @@ def early_warnings(
     overdue = _overdue_by_branch(session, ids, today) if ids else {}
     sat = _satisfaction_by_branch(session, ids, campaign.id if campaign else None) if ids else {}
     earlier = _earlier_weak_lax(session, ids, campaign) if ids else {}
+    visits = visit_overdue_reasons(session=session, branch_ids=ids, settings=settings, today=today)
     ranked = []
     for b, tname in rows:
         reasons = _reasons(b, settings, today, overdue.get(b.id, 0), sat.get(b.id),
-                           earlier.get(b.id))
+                           earlier.get(b.id)) + visits.get(b.id, [])
         if not reasons:
             continue
         ranked.append(EarlyWarning(

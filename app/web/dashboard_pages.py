@@ -13,6 +13,7 @@ from app.services import townships as township_svc
 from app.services.branches import branch_choices
 from app.services.campaigns import latest_active
 from app.services.pagination import MAX_LIMIT, PageParams
+from app.services.rectification_stats import status_counts
 from app.services.report import summary
 from app.services.screenings import screening_progress
 from app.services.warnings import early_warnings
@@ -38,7 +39,8 @@ def dashboard(request: Request, session: SessionDep, actor: CurrentActor,
     current = next((t for t in townships if t.id == township_id), None)
     return render(request, "pages/dashboard.html", actor, s=data, campaign=campaign,
                   progress=progress, warnings=warnings, townships=townships, current=current,
-                  query=request.url.query)
+                  query=request.url.query, rect_statuses=status_counts(
+                      session=session, actor=actor, campaign=campaign, township_id=township_id))
 
 
 @router.get("/activities")
