@@ -16,11 +16,23 @@ class TownshipBase(SQLModel):
 
     name: str = Field(min_length=1, max_length=50)
     code: str = Field(min_length=1, max_length=20)
+    # the signature of the township's reports (落款), e.g. 中共十四道沟镇委员会; unset:
+    # 中共{name}委员会
+    party_committee_name: str | None = Field(default=None, max_length=100)
 
     @field_validator("name", "code")
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
+
+    @field_validator("party_committee_name")
+    @classmethod
+    def _strip_optional(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
+
+    def committee_name(self) -> str:
+        """The signature of its reports: `party_committee_name`, or 中共{name}委员会."""
+        return self.party_committee_name or f"中共{self.name}委员会"
 
 
 class Township(TownshipBase, Versioned, table=True):
@@ -48,7 +60,13 @@ class TownshipUpdate(BlankIsNull, SQLModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=50)
     code: str | None = Field(default=None, min_length=1, max_length=20)
+    party_committee_name: str | None = Field(default=None, max_length=100)
     version: int | None = None
+
+    @field_validator("party_committee_name")
+    @classmethod
+    def _strip_optional(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
 
 
 class TownshipPublic(TownshipBase):
