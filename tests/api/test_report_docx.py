@@ -110,7 +110,8 @@ def test_the_report_is_signed_by_the_committee_and_dated(demo, login, engine):
     assert "附录" not in "\n".join(texts)
 
     version = admin.get(f"/api/v1/townships/{demo}").headers["ETag"]
-    r = admin.patch(f"/api/v1/townships/{demo}", json={"party_committee_name": " 中共十四道沟镇党委 "},
+    r = admin.patch(f"/api/v1/townships/{demo}",
+                    json={"party_committee_name": " 中共十四道沟镇党委 "},
                     headers={"If-Match": version})
     assert r.status_code == 200, r.text
     assert r.json()["party_committee_name"] == "中共十四道沟镇党委"
