@@ -34,6 +34,7 @@ from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
 from app.web import dashboard_pages, feedback_pages, ledger_pages, pages, screening_pages
+from app.web.import_pages import router as imports_router  # /api/v1/imports and its page
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("rectify")
@@ -101,5 +102,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(feedback_pages.router)
     app.include_router(screening_pages.router)
     app.include_router(dashboard_pages.router)
+    app.include_router(imports_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
