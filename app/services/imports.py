@@ -44,7 +44,8 @@ from app.services.errors import DomainError, FieldError, Forbidden, Invalid
 Kind = Literal["text", "int", "decimal", "bool", "choice"]
 
 MAX_ROWS = 50_000
-MAX_ERRORS = 1000  # listed; more are counted in one closing message
+MAX_ERRORS = 1000
+FLUSH_EVERY = 1000  # listed; more are counted in one closing message
 YES = frozenset({"是", "y", "yes", "true", "1", "√", "✓", "对"})
 NO = frozenset({"否", "n", "no", "false", "0", "×", "x", "不是"})
 
@@ -483,13 +484,14 @@ def _check_row(row: Row, township: Township | None, existing: Branch | None
         row.errors.extend(x for x in pydantic_errors(BRANCHES, row.number, e)
                           if x.field not in named)
         return {}, {}
-    record = Branch.model_validate(body)
+    if row.errors:  # a cell already failed: the sums across cells would mislead
+        return {}, {}
     try:
-        _check_age_bands(record)
+        _check_age_bands(body)  # type: ignore[arg-type]  # reads the same fields as a Branch
     except Invalid as e:
         row.errors.append(RowError(row.number, "党员总数", e.detail))
         return {}, {}
-    data = {k: getattr(record, k) for k in BRANCH_FIELDS}
+    data = {k: getattr(body, k) for k in BRANCH_FIELDS}
     if existing is None:
         return data, data
     changes = {k: v for k, v in data.items() if _differs(getattr(existing, k), v)}
@@ -605,7 +607,9 @@ def _finish(session: Session, plans: list[_Plan], new_townships: dict[str, Towns
     for name in used:
         session.add(new_townships[name])
     session.flush()
-    for p in plans:
+    for i, p in enumerate(plans, start=1):
+        if i % FLUSH_EVERY == 0:
+            session.flush()
         if p.branch is None:
             assert p.township is not None and p.township.id is not None
             session.add(Branch(**p.data, name=p.row.values["name"], township_id=p.township.id))
