@@ -3,6 +3,7 @@ errors (nothing written), a re-import that changes nothing, encodings, full-widt
 roles, and the limits."""
 
 import io
+import time
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from sqlmodel import Session, col
 from app.models.audit import AuditEvent
 from app.models.branch import Branch
 from app.models.township import Township
+from app.models.user import Role
 from app.services import imports as svc
+from app.services.actors import Actor
 from tests.factories import assert_problem, committed, make_branch
 
 API = "/api/v1/imports/branches"
@@ -235,8 +238,6 @@ def test_files_that_cannot_be_read_get_a_clear_error(world: Any, login: Any) -> 
 def test_row_and_size_limits(world: Any, login: Any, engine: Engine) -> None:
     rows = [["甲镇", f"村{i}党支部", "农村", 1, 0, 0, 1] for i in range(6)]
     with committed(engine) as s, pytest.raises(svc.FileRejected) as caught:
-        from app.services.actors import Actor
-        from app.models.user import Role
         admin = Actor(label="user:admin", role=Role.county_admin, township_id=None)
         svc.import_branches(session=s, actor=admin, stream=io.BytesIO(xlsx(rows, HEADERS[:7])),
                             dry_run=True, max_rows=5)
@@ -250,8 +251,6 @@ def test_row_and_size_limits(world: Any, login: Any, engine: Engine) -> None:
 
 
 def test_twenty_thousand_rows_in_a_few_seconds(world: Any, login: Any, engine: Engine) -> None:
-    import time
-
     rows = [["甲镇", f"批量{i}村党支部", "农村", 30, 5, 15, 10, f"书记{i}", 1970, "是", 6]
             for i in range(20_000)]
     content = xlsx(rows)
