@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import ClassVar
 
-from pydantic import field_validator
+from pydantic import computed_field, field_validator
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
@@ -70,9 +70,15 @@ class TownshipUpdate(BlankIsNull, SQLModel):
 
 
 class TownshipPublic(TownshipBase):
-    """A township as the API answers it."""
+    """A township as the API answers it, with the signature its reports carry."""
 
     id: int
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def signature(self) -> str:
+        """落款 of its reports (`party_committee_name`, or 中共{name}委员会)."""
+        return self.committee_name()

@@ -115,6 +115,9 @@ def test_the_report_is_signed_by_the_committee_and_dated(demo, login, engine):
                     headers={"If-Match": version})
     assert r.status_code == 200, r.text
     assert r.json()["party_committee_name"] == "中共十四道沟镇党委"
+    assert r.json()["signature"] == "中共十四道沟镇党委"
+    page = admin.get("/townships").text
+    assert "修改落款" in page and "中共十四道沟镇党委" in page
     _, doc = fetch_docx(admin, demo)
     assert [p.text for p in doc.paragraphs if p.text][-2] == "中共十四道沟镇党委"
 
