@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from app.models.audit import AuditEvent
 from app.models.branch import Branch
+from app.models.change import Change
 from app.models.township import Township
 from app.models.user import Role
 from app.services import imports as svc
@@ -98,8 +99,13 @@ def test_the_template_imports_as_it_comes(world: Any, login: Any, engine: Engine
 
 def test_a_clean_file_creates_updates_and_counts(world: Any, login: Any,
                                                  engine: Engine) -> None:
+    before = audit_count(engine)
     r = upload(login("staff"), xlsx(CLEAN))
     assert r.status_code == 200, r.text
+    assert audit_count(engine) == before + 3  # two created, one updated: each audited
+    with Session(engine) as s:
+        fed = set(s.scalars(select(Change.entity_id).where(Change.type == "branch")))
+    assert {b.id for b in branches_of(engine, world.township.id).values()} <= fed  # fed too
     assert r.json() == {"rows": 3, "created": 2, "updated": 1, "unchanged": 0, "errors": [],
                         "dry_run": False, "townships_created": []}
     rows = branches_of(engine, world.township.id)
