@@ -211,26 +211,48 @@ def _cells(stream: IO[bytes]) -> Iterator[list[str]]:
     return _csv_cells(stream, head)
 
 
+IGNORED_HEADERS = frozenset({"序号", "编号", "no", "no."})
+
+
+def _header(spec: TableSpec, values: list[str], number: int) -> list[Column | None]:
+    """The column of each header cell (None: a column to skip, such as 序号 or a blank)."""
+    known = spec.by_header()
+    columns: list[Column | None] = []
+    unknown: list[str] = []
+    seen: set[str] = set()
+    for text in values:
+        key = _header_key(text)
+        column = known.get(key)
+        if column is None and key and key not in IGNORED_HEADERS:
+            unknown.append(text)
+        if column is not None and column.field in seen:
+            raise FileRejected(f"第{number}行(表头)有两个“{column.header}”列,请删除一个")
+        if column is not None:
+            seen.add(column.field)
+        columns.append(column)
+    missing = [c.header for c in spec.columns if c.required and c.field not in seen]
+    if missing:
+        raise FileRejected(f"第{number}行(表头)缺少“{'”、“'.join(missing)}”列:请使用导入模板")
+    if unknown:
+        raise FileRejected(f"第{number}行(表头)有无法识别的列“{'”、“'.join(unknown)}”:"
+                           "请改成导入模板中的列名,或删除这些列")
+    return columns
+
+
 def read_rows(spec: TableSpec, stream: IO[bytes], *, max_rows: int = MAX_ROWS) -> Iterator[Row]:
     """The sheet's data rows, read as they stream in, each converted by its column.
 
-    The first non-empty row is the header; columns are found by their header (extra
-    columns such as 序号 are ignored); a missing required column, an unreadable file or
-    more than `max_rows` rows raise FileRejected."""
+    The first non-empty row is the header; columns are found by their header (序号 and
+    blank headers are skipped); a missing, repeated or unknown column, an unreadable file
+    or more than `max_rows` rows raise FileRejected."""
     cells = _cells(stream)
-    known = spec.by_header()
     columns: list[Column | None] | None = None
     count = 0
     for number, values in enumerate(cells, start=1):
         if not any(values):
             continue
         if columns is None:
-            columns = [known.get(_header_key(v)) for v in values]
-            found = {c.field for c in columns if c is not None}
-            missing = [c.header for c in spec.columns if c.required and c.field not in found]
-            if missing:
-                raise FileRejected(
-                    f"第{number}行(表头)缺少“{'”、“'.join(missing)}”列:请使用导入模板")
+            columns = _header(spec, values, number)
             continue
         count += 1
         if count > max_rows:

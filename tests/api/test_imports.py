@@ -238,6 +238,12 @@ def test_files_that_cannot_be_read_get_a_clear_error(world: Any, login: Any) -> 
     assert ".xls" in body["detail"]
     body = assert_problem(upload(staff, xlsx([], headers=["序号", "名称"])), 422, field="file")
     assert "乡镇" in body["detail"] and "党支部名称" in body["detail"]
+    unknown = xlsx([], headers=["序号", "乡镇", "党支部名称", "党员人数"])
+    body = assert_problem(upload(staff, unknown), 422, field="file")
+    assert "无法识别的列“党员人数”" in body["detail"]
+    body = assert_problem(upload(staff, xlsx([], headers=["乡镇", "党支部名称", "乡镇"])),
+                          422, field="file")
+    assert "两个“乡镇”列" in body["detail"]
     assert_problem(upload(staff, b"", name="空.csv"), 422, field="file")
 
 
