@@ -10,7 +10,7 @@ from app.api.routing import TransactionRoute
 from app.models.report import Summary
 from app.services.report import summary
 from app.services.report_docx import checks_xlsx, to_docx
-from app.services.report_text import build_document, cn_date
+from app.services.report_text import build_document
 from app.web.templating import templates
 
 router = APIRouter(prefix="/reports", tags=["reports"], route_class=TransactionRoute)
@@ -55,7 +55,7 @@ def summary_checks_xlsx(session: SessionDep, actor: CurrentActor, campaign_id: i
     data = summary(session=session, actor=actor, campaign_id=campaign_id,
                    township_id=township_id)
     doc = build_document(session=session, actor=actor, summary=data)
-    body = checks_xlsx(data.warnings, place=doc.place, as_of_text=cn_date(doc.dated))
+    body = checks_xlsx(data.warnings, place=doc.place, as_of_text=doc.date_line)
     return Response(body, media_type=XLSX,
                     headers=attachment(f"{doc.place}数据核对清单_{doc.dated:%Y%m%d}.xlsx",
                                        f"checks_{doc.dated:%Y%m%d}.xlsx"))

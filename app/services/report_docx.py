@@ -30,7 +30,7 @@ from docx.styles.style import ParagraphStyle
 from docx.text.paragraph import Paragraph
 
 from app.models.report import SummaryWarning
-from app.services.report_text import ReportDocument, cn_date
+from app.services.report_text import ReportDocument
 
 BODY_FONT = "仿宋_GB2312"
 TITLE_FONT = "方正小标宋简体"
@@ -192,7 +192,7 @@ def to_docx(doc: ReportDocument) -> bytes:
         d.add_paragraph(section.heading, style="Heading 1")
         for text in section.paragraphs:
             _body(d, text)
-    _signature(d, doc.signature, cn_date(doc.dated))
+    _signature(d, doc.signature, doc.date_line)
     buffer = io.BytesIO()
     d.save(buffer)
     return buffer.getvalue()

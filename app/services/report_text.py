@@ -55,6 +55,11 @@ class ReportDocument:
     place: str  # whose report: 十四道沟镇, or 全县
 
     @property
+    def date_line(self) -> str:
+        """成文日期 as written under the signature: 2026年11月30日."""
+        return cn_date(self.dated)
+
+    @property
     def file_stem(self) -> str:
         """What and whose, for file names: 十四道沟镇专项整治工作汇报_20261130."""
         return f"{self.place}专项整治工作汇报_{self.dated:%Y%m%d}"

@@ -16,11 +16,13 @@
     catch (e) { return ""; }
   }
 
+  // A refusal of the whole file comes as the problem fragment (for #flash): take its message.
   function problemText(xhr) {
-    try {
-      var body = JSON.parse(xhr.responseText);
-      return (body.errors && body.errors.length ? body.errors[0].message : body.detail) || "";
-    } catch (e) { return ""; }
+    var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var slot = doc.getElementById("err-file");
+    if (slot && slot.textContent.trim()) return slot.textContent.trim();
+    var alert = doc.querySelector(".alert");
+    return alert ? alert.textContent.replace(/\s+/g, " ").trim() : "";
   }
 
   function send(dryRun) {
@@ -53,14 +55,17 @@
       button.disabled = false;
       box.hidden = true;
       var type = xhr.getResponseHeader("Content-Type") || "";
-      if (type.indexOf("text/html") === 0 && (xhr.status === 200 || xhr.status === 422)) {
+      var refused = xhr.getResponseHeader("HX-Retarget");
+      if (!refused && type.indexOf("text/html") === 0 && (xhr.status === 200 || xhr.status === 422)) {
         preview.innerHTML = xhr.responseText;
         var ok = document.getElementById("import-confirm");
         if (ok) ok.addEventListener("click", function () { send(false); });
         preview.scrollIntoView({ behavior: "smooth", block: "start" });
         return;
       }
+      preview.innerHTML = "";
       error.textContent = problemText(xhr) || "上传失败(" + xhr.status + "),请稍后重试";
+      input.focus();
     };
     xhr.onerror = function () {
       button.disabled = false;

@@ -65,6 +65,13 @@ def test_staff_previews_fixes_and_imports_the_register(  # type: ignore[no-untyp
     page.get_by_role("button", name="上传并预览").click()
     expect(page.locator("#err-file")).to_have_text("请选择要导入的文件(.xlsx 或 .csv)")
 
+    page.get_by_label("名册文件").set_input_files(
+        {"name": "旧名册.xls", "mimeType": "application/vnd.ms-excel",
+         "buffer": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512})
+    page.get_by_role("button", name="上传并预览").click()
+    expect(page.locator("#err-file")).to_contain_text("不支持旧版 Excel(.xls)文件")
+    expect(page.locator("#import-preview")).to_be_empty()
+
     bad = xlsx([
         ["十四道沟镇", "十四道沟村党支部", "农村", 32, 4, 16, 12, "是"],
         ["十四道沟镇", "小营子村党支部", "村", "三十", 1, 1, 1, "是"],
