@@ -21,6 +21,7 @@ from app.api import (
     exports,
     feedback,
     health,
+    imports,
     notifications,
     problems,
     rectifications,
@@ -39,6 +40,7 @@ from app.web import (
     assets,
     dashboard_pages,
     feedback_pages,
+    import_pages,
     ledger_pages,
     notification_pages,
     pages,
@@ -112,7 +114,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                        exclude_content_types=NOT_COMPRESSED)
     for module in (auth, townships, branches, campaigns, problems, tasks, feedback, screenings,
                    activities, reports, exports, users, audit, changes, notifications,
-                   webhooks, rectifications):
+                   webhooks, rectifications, imports):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)
@@ -123,5 +125,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(record_pages.router)
     app.include_router(notification_pages.router)
     app.include_router(rectification_pages.router)
+    app.include_router(import_pages.router)
     app.mount("/static", assets.HashedStaticFiles(directory=assets.STATIC_DIR), name="static")
     return app

@@ -10,7 +10,7 @@ from app.api.deps import CurrentActor
 from app.api.routing import TransactionRoute
 from app.api.tasks import TaskFiltersDep
 from app.services.exports import as_csv, as_ndjson, as_xlsx, export_select, parse_target, rows
-from app.services.ledger import csv_stream, file_chunks, ledger_rows, xlsx_file
+from app.services.ledger import csv_stream, file_chunks, ledger_rows, ledger_workbook
 
 router = APIRouter(tags=["exports"], route_class=TransactionRoute)
 
@@ -39,10 +39,9 @@ async def ledger_xlsx(
 ) -> StreamingResponse:
     """The rectification ledger (问题清单、任务清单、责任清单) as an Excel workbook."""
     engine = request.app.state.engine
-    title = f"整改台账({clock.today():%Y-%m-%d})"
-    path = await run_in_threadpool(lambda: xlsx_file(ledger_rows(engine, actor, filters), title))
-    return StreamingResponse(file_chunks(path), media_type=XLSX,
-                             headers=_disposition("整改台账.xlsx"))
+    path, name = await run_in_threadpool(
+        lambda: ledger_workbook(engine, actor, filters, clock.today()))
+    return StreamingResponse(file_chunks(path), media_type=XLSX, headers=_disposition(name))
 
 
 @router.get("/exports/{target}")

@@ -4,18 +4,26 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 
-from app import clock
 from app.api.deps import CurrentActor, SessionDep
 from app.api.represent import respond
 from app.api.routing import TransactionRoute
 from app.models.report import Summary
 from app.services.report import summary
-from app.services.report_text import build_document, to_docx
+from app.services.report_docx import checks_xlsx, to_docx
+from app.services.report_text import build_document
 from app.web.templating import templates
 
 router = APIRouter(prefix="/reports", tags=["reports"], route_class=TransactionRoute)
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def attachment(name: str, fallback: str) -> dict[str, str]:
+    """Content-Disposition (RFC 6266) naming the file in UTF-8 (`filename*`), with an ASCII
+    `filename` for clients that read only that."""
+    return {"Content-Disposition":
+            f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"}
 
 
 @router.get("/summary", response_model=Summary)
@@ -30,13 +38,27 @@ def read_summary(request: Request, session: SessionDep, actor: CurrentActor,
 @router.get("/summary.docx")
 def summary_docx(session: SessionDep, actor: CurrentActor, campaign_id: int | None = None,
                  township_id: int | None = None) -> Response:
-    """The report as a Word document, in Chinese, with the sections of the original."""
+    """The report as a Word document in the official format (公文), named for its township
+    and date: `十四道沟镇专项整治工作汇报_20261130.docx`."""
     data = summary(session=session, actor=actor, campaign_id=campaign_id,
                    township_id=township_id)
     doc = build_document(session=session, actor=actor, summary=data)
-    name = quote(f"{doc.title}({clock.today():%Y-%m-%d}).docx")
     return Response(to_docx(doc), media_type=DOCX,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+                    headers=attachment(f"{doc.file_stem}.docx",
+                                       f"report_{doc.dated:%Y%m%d}.docx"))
+
+
+@router.get("/summary-checks.xlsx")
+def summary_checks_xlsx(session: SessionDep, actor: CurrentActor, campaign_id: int | None = None,
+                        township_id: int | None = None) -> Response:
+    """The data checks of the report (数据核对清单): every figure that does not add up."""
+    data = summary(session=session, actor=actor, campaign_id=campaign_id,
+                   township_id=township_id)
+    doc = build_document(session=session, actor=actor, summary=data)
+    body = checks_xlsx(data.warnings, place=doc.place, as_of_text=doc.date_line)
+    return Response(body, media_type=XLSX,
+                    headers=attachment(f"{doc.place}数据核对清单_{doc.dated:%Y%m%d}.xlsx",
+                                       f"checks_{doc.dated:%Y%m%d}.xlsx"))
 
 
 @router.get("/summary.html")

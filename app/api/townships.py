@@ -55,7 +55,8 @@ def update_township(
         session=session, actor=actor, township=township, data=body,
         version=body.version if body.version is not None else if_match,
     )
-    return respond(request, TownshipPublic.model_validate(township), etag=township.version)
+    return respond(request, TownshipPublic.model_validate(township), etag=township.version,
+                   fragment="fragments/township_rows.html", context={"single": True})
 
 
 @router.delete("/{township_id}", status_code=204)

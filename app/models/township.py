@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import ClassVar
 
-from pydantic import field_validator
+from pydantic import computed_field, field_validator
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
@@ -16,11 +16,23 @@ class TownshipBase(SQLModel):
 
     name: str = Field(min_length=1, max_length=50)
     code: str = Field(min_length=1, max_length=20)
+    # the signature of the township's reports (落款), e.g. 中共十四道沟镇委员会; unset:
+    # 中共{name}委员会
+    party_committee_name: str | None = Field(default=None, max_length=100)
 
     @field_validator("name", "code")
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
+
+    @field_validator("party_committee_name")
+    @classmethod
+    def _strip_optional(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
+
+    def committee_name(self) -> str:
+        """The signature of its reports: `party_committee_name`, or 中共{name}委员会."""
+        return self.party_committee_name or f"中共{self.name}委员会"
 
 
 class Township(TownshipBase, Versioned, table=True):
@@ -48,13 +60,25 @@ class TownshipUpdate(BlankIsNull, SQLModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=50)
     code: str | None = Field(default=None, min_length=1, max_length=20)
+    party_committee_name: str | None = Field(default=None, max_length=100)
     version: int | None = None
+
+    @field_validator("party_committee_name")
+    @classmethod
+    def _strip_optional(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
 
 
 class TownshipPublic(TownshipBase):
-    """A township as the API answers it."""
+    """A township as the API answers it, with the signature its reports carry."""
 
     id: int
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def signature(self) -> str:
+        """落款 of its reports (`party_committee_name`, or 中共{name}委员会)."""
+        return self.committee_name()

@@ -1,7 +1,9 @@
 """The rectification ledger (整改台账): one row per task, streamed as CSV or XLSX.
 
-Rows come from one SQL query read through a server-side cursor in batches, and are
-written out as they arrive, so memory does not grow with the number of tasks.
+Rows come from SQL queries read through server-side cursors in batches (the tasks, and
+their evidence files in the same task order, merged as they come), and are written out as
+they arrive, so memory does not grow with the number of tasks. The workbook prints: A4
+landscape fitted to the page width, the title and header rows on every page.
 """
 
 import csv
@@ -13,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import xlsxwriter
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Select, select
 from sqlmodel import col
 
 from app.labels import label
@@ -21,6 +23,7 @@ from app.models.branch import Branch
 from app.models.campaign import Criterion
 from app.models.problem import Problem
 from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
+from app.models.township import Township
 from app.services.actors import Actor
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
 from app.web.templating import LOCAL_TZ
@@ -32,7 +35,11 @@ HEADERS = [
 BATCH = 2000
 
 
-def _ledger_select(engine: Engine, actor: Actor, filters: TaskFilters) -> Select[Any]:
+def _task_ids(actor: Actor, filters: TaskFilters) -> Any:
+    return filtered_tasks(actor, filters).with_only_columns(col(Task.id)).subquery()
+
+
+def _ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
     latest_note = (
         select(ProgressUpdate.note)
         .where(ProgressUpdate.task_id == Task.id, col(ProgressUpdate.deleted_at).is_(None))
@@ -41,22 +48,12 @@ def _ledger_select(engine: Engine, actor: Actor, filters: TaskFilters) -> Select
         .correlate(Task)
         .scalar_subquery()
     )
-    if engine.dialect.name == "postgresql":
-        names = func.string_agg(Attachment.file_name, "、")
-    else:
-        names = func.group_concat(Attachment.file_name, "、")
-    evidence = (
-        select(names)
-        .where(Attachment.task_id == Task.id, col(Attachment.deleted_at).is_(None))
-        .correlate(Task)
-        .scalar_subquery()
-    )
-    ids = filtered_tasks(actor, filters).with_only_columns(col(Task.id)).subquery()
+    ids = _task_ids(actor, filters)
     return (
         select(
             Task.id, Branch.name, Problem.source, Problem.category, Problem.description,
             Task.title, Task.description, Task.responsible_unit, Task.responsible_person,
-            Task.due_on, Task.status, latest_note, evidence, Task.verified_by,
+            Task.due_on, Task.status, latest_note, Task.verified_by,
             Task.status_note, Task.verified_at, overdue_condition(),
         )
         .join(Problem, col(Problem.id) == Task.problem_id)
@@ -74,15 +71,55 @@ def _category_labels(engine: Engine) -> dict[str, str]:
         return {str(code): str(text) for code, text in rows}
 
 
+def _evidence_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
+    """The tasks' evidence files in task order, each task's in the order they were given."""
+    ids = _task_ids(actor, filters)
+    return (
+        select(Attachment.task_id, Attachment.sha256, Attachment.file_name, Attachment.created_at)
+        .where(col(Attachment.task_id).in_(select(ids.c.id)),
+               col(Attachment.deleted_at).is_(None))
+        .order_by(Attachment.task_id, Attachment.id)
+    )
+
+
+def _evidence_by_task(rows: Iterator[Any]) -> Iterator[tuple[int, str]]:
+    """(task id, “会议记录.pdf(2026-11-20)、照片.jpg(2026-11-21)”) per task with files: each
+    file once (the same content given again is the same file), named and dated as first
+    given."""
+    current: int | None = None
+    seen: set[str] = set()
+    files: list[str] = []
+    for task_id, sha256, name, at in rows:
+        if task_id != current:
+            if current is not None:
+                yield current, "、".join(files)
+            current, seen, files = task_id, set(), []
+        if sha256 in seen:
+            continue
+        seen.add(sha256)
+        day = _local_day(at)
+        files.append(f"{name}({day.isoformat()})" if isinstance(day, date) else name)
+    if current is not None:
+        yield current, "、".join(files)
+
+
 def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[list[Any]]:
-    """The ledger's rows, in task order, read in batches through a server-side cursor."""
+    """The ledger's rows, in task order, read in batches through server-side cursors."""
     categories = _category_labels(engine)
-    stmt = _ledger_select(engine, actor, filters)
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
+    stmt = _ledger_select(actor, filters)
+    with engine.connect() as conn, engine.connect() as files_conn:
+        streaming = {"stream_results": True, "yield_per": BATCH}
+        result = conn.execution_options(**streaming).execute(stmt)
+        evidence_rows = _evidence_by_task(iter(
+            files_conn.execution_options(**streaming).execute(_evidence_select(actor, filters))
+        ))
+        pending = next(evidence_rows, None)
         for n, r in enumerate(result, start=1):
-            (_id, branch, source, category, problem, title, detail, unit, person, due,
-             status, note, evidence, verifier, status_note, verified_at, overdue) = r
+            (task_id, branch, source, category, problem, title, detail, unit, person, due,
+             status, note, verifier, status_note, verified_at, overdue) = r
+            while pending is not None and pending[0] < task_id:
+                pending = next(evidence_rows, None)
+            evidence = pending[1] if pending is not None and pending[0] == task_id else ""
             status = TaskStatus(status)
             progress = label("task_status", status) + ("(已逾期)" if overdue else "")
             if note:
@@ -127,8 +164,33 @@ def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
+def ledger_heading(engine: Engine, actor: Actor, filters: TaskFilters,
+                   today: date) -> tuple[str, str]:
+    """The ledger's title row and file name, naming whose ledger and the day:
+    (十四道沟镇整改台账(2026年11月30日), 十四道沟镇整改台账_20261130.xlsx); the county's
+    when no township is chosen or implied by the reader's scope."""
+    # a reader limited to a township sees only its rows, whatever township was asked for
+    township_id = actor.township_id if actor.township_id is not None else filters.township_id
+    whose = "全县"
+    if township_id is not None:
+        with engine.connect() as conn:
+            whose = conn.scalar(select(Township.name).where(Township.id == township_id)) or whose
+    day = f"{today.year}年{today.month}月{today.day}日"
+    return f"{whose}整改台账({day})", f"{whose}整改台账_{today:%Y%m%d}.xlsx"
+
+
+def ledger_workbook(engine: Engine, actor: Actor, filters: TaskFilters,
+                    today: date) -> tuple[str, str]:
+    """The ledger written to a temporary .xlsx: (its path, the file name to send)."""
+    title, name = ledger_heading(engine, actor, filters, today)
+    return xlsx_file(ledger_rows(engine, actor, filters), title), name
+
+
 def xlsx_file(rows: Iterator[list[Any]], title: str) -> str:
-    """Write the ledger to a temporary .xlsx (constant memory) and answer its path."""
+    """Write the ledger to a temporary .xlsx (constant memory) and answer its path.
+
+    It prints on A4 landscape, fitted to one page wide, with the title and the header
+    rows repeated at the top of every page."""
     fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="ledger-")
     os.close(fd)
     # strings_to_formulas off: text a user typed ("=1+1") stays text, never a formula
@@ -154,6 +216,12 @@ def xlsx_file(rows: Iterator[list[Any]], title: str) -> str:
                 sheet.write(r, c, value, wrap)
         r += 1
     sheet.freeze_panes(2, 0)
+    sheet.set_paper(9)  # A4
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
+    sheet.repeat_rows(0, 1)
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    sheet.set_footer("&C第 &P 页,共 &N 页")
     book.close()
     return path
 

@@ -1,15 +1,12 @@
 """The township report written from the records: the sections of the original report
-(基本情况, 工作开展情况, 存在的问题, 下一步工作打算) as sentences from the figures, and an
-appendix listing every figure that does not add up. Rendered as .docx and as HTML."""
+(基本情况, 工作开展情况, 存在的问题, 下一步工作打算) as sentences from the figures, signed by
+the township's party committee and dated. Rendered as HTML and as a .docx in the official
+document format (GB/T 9704-2012 党政机关公文格式). The figures that do not add up are not
+part of the report: the report page shows them and `checks_xlsx` writes them out."""
 
-import io
 from dataclasses import dataclass, field
 from datetime import date
 
-from docx import Document
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml.ns import qn
-from docx.shared import Pt
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -49,18 +46,38 @@ class Section:
 
 @dataclass
 class ReportDocument:
+    """The report as text: title, opening, the four sections, and who signs it when."""
+
     title: str
     opening: str
     sections: list[Section]
-    appendix: list[str]
+    signature: str  # 落款: 中共十四道沟镇委员会
+    dated: date  # 成文日期 (the figures' as_of)
+    place: str  # whose report: 十四道沟镇, or 全县
+
+    @property
+    def date_line(self) -> str:
+        """成文日期 as written under the signature: 2026年11月30日."""
+        return cn_date(self.dated)
+
+    @property
+    def file_stem(self) -> str:
+        """What and whose, for file names: 十四道沟镇专项整治工作汇报_20261130."""
+        return f"{self.place}专项整治工作汇报_{self.dated:%Y%m%d}"
 
 
-def _place(session: Session, township_id: int | None) -> tuple[str, str]:
-    """The report's subject and its short form: (十四道沟镇, 全镇) or (全县, 全县)."""
+COUNTY_SIGNATURE = "县委组织部"
+
+
+def _place(session: Session, township_id: int | None) -> tuple[str, str, str]:
+    """The report's subject, its short form and its signature:
+    (十四道沟镇, 全镇, 中共十四道沟镇委员会) or (全县, 全县, 县委组织部)."""
     if township_id is None:
-        return "全县", "全县"
+        return "全县", "全县", COUNTY_SIGNATURE
     township = session.get(Township, township_id)
-    return (township.name if township else "本乡镇"), "全镇"
+    if township is None:
+        return "本乡镇", "全镇", "本乡镇党委"
+    return township.name, "全镇", township.committee_name()
 
 
 def _basic(s: Summary, place: str, whole: str) -> list[str]:
@@ -78,7 +95,7 @@ def _basic(s: Summary, place: str, whole: str) -> list[str]:
             f"56周岁以上的有{m.age_56_over}人,35周岁以下有入党意向的有{m.applicants_35_under}人")
     if m.age_recorded < m.total:
         ages += (f"(以上按年龄段登记的党员共{m.age_recorded}人,另有{m.total - m.age_recorded}人"
-                 "年龄未登记,见附录)")
+                 "年龄未登记)")
     paragraphs.append(ages + "。")
     if sec.village_total:
         line = f"{sec.village_total}个行政村党支部书记中有{sec.age_50_plus}人50周岁以上"
@@ -210,7 +227,7 @@ def _problems_and_tasks(session: Session, actor: Actor, campaign: Campaign | Non
 
 def build_document(*, session: Session, actor: Actor, summary: Summary) -> ReportDocument:
     township_id = summary.scope.township_id
-    place, whole = _place(session, township_id)
+    place, whole, signature = _place(session, township_id)
     campaign = (session.get(Campaign, summary.scope.campaign_id)
                 if summary.scope.campaign_id else None)
     problems_text, plans = _problems_and_tasks(session, actor, campaign, township_id, whole)
@@ -224,36 +241,11 @@ def build_document(*, session: Session, actor: Actor, summary: Summary) -> Repor
             Section("三、存在的问题", problems_text),
             Section("四、下一步工作打算", plans),
         ],
-        appendix=[w.message for w in summary.warnings],
+        signature=signature,
+        dated=summary.scope.as_of,
+        place=place,
     )
     rectification_stats.add_to_document(doc, summary)
     return doc
 
 
-def _font(run: object, size: float, bold: bool = False) -> None:
-    run.font.size = Pt(size)  # type: ignore[attr-defined]
-    run.font.bold = bold  # type: ignore[attr-defined]
-    run.font.name = "FangSong"  # type: ignore[attr-defined]
-    run._element.rPr.rFonts.set(qn("w:eastAsia"), "仿宋")  # type: ignore[attr-defined]
-
-
-def to_docx(doc: ReportDocument) -> bytes:
-    """The report as a Word document."""
-    d = Document()
-    title = d.add_paragraph()
-    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _font(title.add_run(doc.title), 18, bold=True)
-    _font(d.add_paragraph().add_run(doc.opening), 14)
-    for section in doc.sections:
-        _font(d.add_paragraph().add_run(section.heading), 15, bold=True)
-        for text in section.paragraphs:
-            p = d.add_paragraph()
-            p.paragraph_format.first_line_indent = Pt(28)
-            _font(p.add_run(text), 14)
-    if doc.appendix:
-        _font(d.add_paragraph().add_run("附录:数据核对提示(请核实后修改原始记录)"), 15, bold=True)
-        for text in doc.appendix:
-            _font(d.add_paragraph(style="List Bullet").add_run(text), 12)
-    buffer = io.BytesIO()
-    d.save(buffer)
-    return buffer.getvalue()

@@ -70,7 +70,13 @@ def ledger(engine: Engine, world: Any, login: Any) -> dict[str, Any]:
     assert r.status_code == 201, r.text
     move(secretary, done, "submit")
     move(staff, done, "verify", "材料齐全,同意销号")
-    return {"done": done, "late": late, "other": other, "campaign_id": campaign_id}
+    return {"done": done, "late": late, "other": other, "campaign_id": campaign_id,
+            "other_township_id": world.other_township.id}
+
+
+def uploaded_on() -> str:
+    """The local day of an upload made by this test run."""
+    return datetime.now(CHINA).date().isoformat()
 
 
 def read_csv(response: Any) -> list[list[str]]:
@@ -95,7 +101,8 @@ def test_csv_has_the_bom_the_standard_header_and_the_cells(
                         "“三会一课”制度落实不到位", "按月召开主题党日(建立会议记录)",
                         "甲一村党支部", "张书记", "2030-06-30"]
     assert done[8] == "已销号:已召开3次主题党日"
-    assert sorted(done[9].split("、")) == ["会议照片.jpg", "会议记录.pdf"]
+    assert sorted(done[9].split("、")) == [f"会议照片.jpg({uploaded_on()})",
+                                          f"会议记录.pdf({uploaded_on()})"]
     assert done[10].endswith(":材料齐全,同意销号") and len(done[10]) > len(":材料齐全,同意销号")
     assert done[11] == verified_on.astimezone(CHINA).date().isoformat()
     assert late == ["2", "全乡镇", "征求意见/党员队伍老龄化、后继乏人", "党员队伍老龄化",
@@ -187,7 +194,8 @@ def open_xlsx(response: Any) -> Any:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    assert quote("整改台账.xlsx") in response.headers["content-disposition"]
+    assert quote("整改台账_") in response.headers["content-disposition"]
+    assert response.headers["content-disposition"].endswith(".xlsx")
     return load_workbook(io.BytesIO(response.content))
 
 
@@ -198,7 +206,7 @@ def test_xlsx_ledger_has_the_sheet_header_and_cells(
     book = open_xlsx(staff.get(f"{API}/reports/ledger.xlsx"))
     assert book.sheetnames == ["整改台账"]
     sheet = book["整改台账"]
-    assert sheet["A1"].value == f"整改台账({TODAY:%Y-%m-%d})"
+    assert sheet["A1"].value == f"甲镇整改台账({TODAY.year}年{TODAY.month}月{TODAY.day}日)"
     assert [c.value for c in sheet[2]] == HEADER
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
     assert len(rows) == 2
@@ -211,13 +219,56 @@ def test_xlsx_ledger_has_the_sheet_header_and_cells(
     assert done[5] == "甲一村党支部" and done[6] == "张书记"
     assert done[7] == datetime(2030, 6, 30)
     assert done[8] == "已销号:已召开3次主题党日"
-    assert sorted(done[9].split("、")) == ["会议照片.jpg", "会议记录.pdf"]
+    assert sorted(done[9].split("、")) == [f"会议照片.jpg({uploaded_on()})",
+                                          f"会议记录.pdf({uploaded_on()})"]
     assert done[10].endswith("材料齐全,同意销号")
     local = verified_at.astimezone(CHINA).date()
     assert done[11] == datetime(local.year, local.month, local.day)
     assert sheet.cell(row=3, column=12).number_format == "yyyy-mm-dd"
     assert late[1] == "全乡镇" and late[8] == "未开始(已逾期)"
     assert late[9] in ("", None) and late[11] in ("", None)
+
+
+def test_xlsx_ledger_prints_on_landscape_a4_with_the_headers_on_every_page(
+    ledger: dict[str, Any], login: Any
+) -> None:
+    r = login("staff").get(f"{API}/reports/ledger.xlsx")
+    assert quote(f"甲镇整改台账_{TODAY:%Y%m%d}.xlsx") in r.headers["content-disposition"]
+    sheet = open_xlsx(r)["整改台账"]
+    assert sheet.page_setup.orientation == "landscape"
+    assert int(sheet.page_setup.paperSize) == 9  # A4
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
+    # one page wide (absent means 1 in the file format), as many pages tall as it takes
+    assert sheet.page_setup.fitToWidth in (None, 1)
+    assert int(sheet.page_setup.fitToHeight) == 0
+    assert sheet.print_title_rows == "$1:$2"
+    county = login("admin").get(f"{API}/reports/ledger.xlsx")
+    assert quote(f"全县整改台账_{TODAY:%Y%m%d}.xlsx") in county.headers["content-disposition"]
+    assert open_xlsx(county)["整改台账"]["A1"].value.startswith("全县整改台账(")
+    # staff asking for another township still get their own ledger, never its name
+    theirs = login("staff").get(f"{API}/reports/ledger.xlsx",
+                                params={"township_id": ledger["other_township_id"]})
+    assert "%E4%B9%99" not in theirs.headers["content-disposition"]  # 乙
+    assert "乙镇" not in open_xlsx(theirs)["整改台账"]["A1"].value
+
+
+def test_evidence_is_listed_once_per_file_with_its_day(
+    engine: Engine, world: Any, login: Any
+) -> None:
+    with committed(engine) as s:
+        problem = make_problem(s, make_campaign(s), world.township, branch=world.branch)
+        task = make_task(s, problem, title="整改", status=TaskStatus.in_progress).id
+    secretary = login("secretary")
+    for name in ("会议照片.jpg", "会议照片(副本).jpg"):  # the same photo twice
+        r = secretary.post(f"{API}/tasks/{task}/updates", data={"note": "补充材料"},
+                           files=[("files", (name, JPEG, "image/jpeg"))])
+        assert r.status_code == 201, r.text
+    r = secretary.post(f"{API}/tasks/{task}/updates", data={"note": "记录"},
+                       files=[("files", ("会议记录.pdf", PDF, "application/pdf"))])
+    assert r.status_code == 201, r.text
+    sheet = open_xlsx(login("staff").get(f"{API}/reports/ledger.xlsx"))["整改台账"]
+    assert sheet["J3"].value == (f"会议照片.jpg({uploaded_on()})、"
+                                 f"会议记录.pdf({uploaded_on()})")
 
 
 def test_xlsx_follows_scope_and_filters(ledger: dict[str, Any], login: Any) -> None:

@@ -72,7 +72,7 @@ def test_demo_report_docx_has_the_sections_and_sentences(demo, login):
     assert "6个行政村党支部书记中有4人50周岁以上,其中1人已达到60周岁" in text
     assert "发放党支部征求意见表200份" in text and "梳理出意见、建议7条" in text
     assert "未发现软弱涣散情况" in text
-    assert "附录" in text and "179" in text
+    assert "附录" not in text and "见附录" not in text  # the checks are their own download
     # the work done in date order: the special meeting before the training
     assert text.index("召开专题会议") < text.index("集中培训")
     # tasks with their responsible person and due date under the problems they answer

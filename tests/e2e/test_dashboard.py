@@ -109,7 +109,7 @@ def test_the_report_and_the_activities_page(  # type: ignore[no-untyped-def]
     expect(page.get_by_role("heading", name="工作开展情况")).to_be_visible()
     expect(page.get_by_role("heading", name="存在的问题")).to_be_visible()
     expect(page.get_by_role("heading", name="下一步工作打算")).to_be_visible()
-    expect(page.locator(".appendix")).to_contain_text("179")
+    expect(page.locator(".checks")).to_contain_text("179")
     assert_fits_screen(page)
     shoot(page, "report")
 
