@@ -121,7 +121,7 @@ def remind(*, session: Session, settings: Settings, today: date | None = None) -
 # ---------------------------------------------------------------- who must act
 
 
-def _live_user(role: Role) -> ColumnElement[bool]:
+def live_user(role: Role) -> ColumnElement[bool]:
     return and_(User.role == role, col(User.active).is_(True),  # type: ignore[return-value]
                 col(User.deleted_at).is_(None))
 
@@ -130,9 +130,9 @@ def task_owner_condition() -> ColumnElement[bool]:
     """SQL: the user works on the task — its branch's secretaries, or, for a township-wide
     task (no branch), its township's staff."""
     return or_(
-        and_(col(Task.branch_id).is_not(None), _live_user(Role.branch_secretary),
+        and_(col(Task.branch_id).is_not(None), live_user(Role.branch_secretary),
              User.branch_id == Task.branch_id),
-        and_(col(Task.branch_id).is_(None), _live_user(Role.township_staff),
+        and_(col(Task.branch_id).is_(None), live_user(Role.township_staff),
              User.township_id == Task.township_id),
     )
 
@@ -148,15 +148,15 @@ def _verifiers(session: Session, task: Task) -> list[int]:
     """Who may verify a submitted task: its township's staff when a secretary submitted;
     the county when staff (or the county) submitted."""
     if task.submitted_by_role in (Role.township_staff, Role.county_admin):
-        cond = _live_user(Role.county_admin)
+        cond = live_user(Role.county_admin)
     else:
-        cond = and_(_live_user(Role.township_staff), User.township_id == task.township_id)
+        cond = and_(live_user(Role.township_staff), User.township_id == task.township_id)
     return list(session.scalars(select(User.id).where(cond).order_by(User.id)))
 
 
 def _county_admins(session: Session) -> list[int]:
     return list(session.scalars(
-        select(User.id).where(_live_user(Role.county_admin)).order_by(User.id)
+        select(User.id).where(live_user(Role.county_admin)).order_by(User.id)
     ))
 
 
@@ -354,3 +354,7 @@ def notify_county_admins(
     return notify(session, kind, [Reminder(u, subject_type, subject_id, message, url)
                                   for u in _county_admins(session)])
 
+
+
+# The rectification sources register themselves on import (they need this module first).
+from app.services import rectification_reminders  # noqa: E402, F401

@@ -40,10 +40,12 @@ from sqlmodel import Session, col
 from app import clock
 from app.config import Settings
 from app.db import new_session, transaction
+from app.labels import label
 from app.models.base import utcnow
 from app.models.branch import Branch
 from app.models.change import Change
 from app.models.notification import NotificationKind
+from app.models.rectification import IN_PROGRESS_STATUSES, Rectification
 from app.models.task import Task, TaskStatus
 from app.models.township import Township
 from app.models.user import Role
@@ -64,6 +66,7 @@ from app.services.errors import Invalid, NotFound
 from app.services.notifications import notify_county_admins, remind
 from app.services.pagination import PageParams, decode_cursor, encode_cursor
 from app.services.records import apply_changes, check_version
+from app.services.rectifications import overdue_visits_of
 
 log = logging.getLogger("rectify.worker")
 CHAT_FORMATS = (WebhookFormat.wecom, WebhookFormat.dingtalk)
@@ -131,6 +134,24 @@ def _task_lines(session: Session, township_id: int | None, *conds: Any) -> list[
 
 _OPEN = (TaskStatus.pending, TaskStatus.in_progress)
 
+
+def _visit_lines(session: Session, township_id: int | None, today: date,
+                 settings: Settings) -> list[str]:
+    """Branches in rectification whose liaisons missed their rhythm (包联走访超期)."""
+    stmt = select(Rectification).where(col(Rectification.deleted_at).is_(None),
+                                       col(Rectification.status).in_(IN_PROGRESS_STATUSES))
+    if township_id is not None:
+        stmt = stmt.where(Rectification.township_id == township_id)
+    missed = overdue_visits_of(session=session, rects=list(session.scalars(stmt)),
+                               settings=settings, today=today)
+    names: dict[int, str] = dict(session.execute(
+        select(Branch.id, Branch.name).where(col(Branch.id).in_(list(missed)))).all())
+    return [
+        f"{names.get(branch_id, '党支部')}:包联"
+        + "、".join(label("liaison_role", v.role) for v in visits) + "未按期走访"
+        for branch_id, visits in sorted(missed.items())
+    ]
+
 DIGEST_SECTIONS: list[DigestSection] = [
     DigestSection("即将到期", lambda s, t, today, st: _task_lines(
         s, t, col(Task.status).in_(_OPEN), col(Task.due_on) >= today,
@@ -139,6 +160,7 @@ DIGEST_SECTIONS: list[DigestSection] = [
         s, t, col(Task.status).in_(_OPEN), col(Task.due_on) < today)),
     DigestSection("待验收", lambda s, t, today, st: _task_lines(
         s, t, Task.status == TaskStatus.submitted)),
+    DigestSection("包联走访超期", _visit_lines),
 ]
 MAX_LINES = 8
 
