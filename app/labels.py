@@ -62,6 +62,8 @@ LABELS: dict[str, dict[str, str]] = {
         "activity": "工作开展", "form_issuance": "征求意见表发放", "feedback_form": "征求意见表",
         "opinion": "意见", "suggestion": "梳理的意见建议", "problem": "问题", "task": "整改任务",
         "progress_update": "整改进展", "attachment": "佐证材料", "task_urge": "催办",
+        "rectification": "整顿转化", "liaison_visit": "包联走访", "acceptance": "验收",
+        "revisit": "回头看", "user": "用户", "api_token": "API 令牌",
     },
     "delivery_kind": {"changes": "变更", "digest": "每日提醒摘要", "test": "测试推送"},
     "delivery_status": {
@@ -123,12 +125,6 @@ LABELS: dict[str, dict[str, str]] = {
         "url": "推送地址", "format": "格式", "secret": "签名密钥", "deadline": "剩余时限",
     },
     "audit_action": {"create": "新建", "update": "修改", "delete": "删除"},
-    "entity_type": {
-        "township": "乡镇", "branch": "党支部", "campaign": "专项整治", "screening": "排查记录",
-        "feedback_form": "征求意见表", "form_issuance": "意见表发放", "opinion": "意见",
-        "suggestion": "意见建议", "problem": "问题", "task": "整改任务", "activity": "工作开展",
-        "user": "用户", "api_token": "API 令牌",
-    },
 }
 
 
