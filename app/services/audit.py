@@ -12,6 +12,7 @@ from app.models.audit import AuditEvent
 from app.models.branch import Branch
 from app.models.feedback import FeedbackForm, FormIssuance, Opinion, Suggestion
 from app.models.problem import Problem
+from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Revisit
 from app.models.screening import Screening
 from app.models.task import Task
 from app.models.township import Township
@@ -39,6 +40,10 @@ VISIBILITY: dict[str, tuple[Any, Callable[[Actor], ColumnElement[bool]]]] = {
     "opinion": (Opinion, _placed(Opinion)),
     "feedback_form": (FeedbackForm, _placed(FeedbackForm)),
     "form_issuance": (FormIssuance, _placed(FormIssuance)),
+    "rectification": (Rectification, _placed(Rectification)),
+    "liaison_visit": (LiaisonVisit, _placed(LiaisonVisit)),
+    "acceptance": (Acceptance, _placed(Acceptance)),
+    "revisit": (Revisit, _placed(Revisit)),
 }
 
 
