@@ -23,10 +23,12 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "task_status": {
         "pending": "未开始", "in_progress": "整改中", "submitted": "待验收", "verified": "已销号",
+        "cancelled": "已撤销",
     },
     "task_action": {
         "start": "开始整改", "submit": "提交验收", "verify": "验收销号", "reject": "退回",
         "reopen": "重新打开", "create": "创建任务", "update": "修改", "delete": "删除",
+        "cancel": "撤销任务", "extend": "延期",
     },
     "campaign_status": {"active": "进行中", "closed": "已结束"},
     "theme": {
@@ -67,6 +69,7 @@ LABELS: dict[str, dict[str, str]] = {
         "conclusion": "结论", "summary": "情况说明", "results": "排查结果", "codes": "情形",
         "held_on": "日期", "participants": "参加人数",
         "cursor": "分页游标", "limit": "每页条数", "types": "记录类型", "scope": "权限",
+        "allow_past_due": "确认时限已过", "reason": "原因",
     },
 }
 

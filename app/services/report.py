@@ -179,11 +179,14 @@ def _tasks(session: Session, actor: Actor, township_id: int | None,
                func.sum(case((func.coalesce(Task.responsible_person, "") == "", 1), else_=0)))
         .where(*_scoped(Task, actor, township_id, campaign)).group_by(Task.status)
     ):
-        statuses[getattr(status, "value", status)] = _n(n)
+        key = getattr(status, "value", status)
+        statuses[key] = _n(n)
         overdue += _n(late)
-        unassigned += _n(nobody)
-    return TaskFigures(total=sum(statuses.values()), by_status=statuses, overdue=overdue), \
-        unassigned
+        if key != TaskStatus.cancelled.value:
+            unassigned += _n(nobody)
+    # cancelled tasks (已撤销) are counted apart: in by_status, not in the total of the work
+    total = sum(n for k, n in statuses.items() if k != TaskStatus.cancelled.value)
+    return TaskFigures(total=total, by_status=statuses, overdue=overdue), unassigned
 
 
 def summary(

@@ -216,9 +216,9 @@ def test_a_move_from_the_wrong_state_answers_409_saying_why(
     r = move(login("admin"), task_id, action, note=NOTE.get(action, "说明"))
     body = assert_problem(r, 409)
     labels = {"pending": "未开始", "in_progress": "整改中", "submitted": "待验收",
-              "verified": "已销号"}
+              "verified": "已销号", "cancelled": "已撤销"}
     verbs = {"start": "开始整改", "submit": "提交验收", "verify": "验收销号", "reject": "退回",
-             "reopen": "重新打开"}
+             "reopen": "重新打开", "cancel": "撤销任务"}
     assert labels[status.value] in body["detail"] and verbs[action] in body["detail"]
     assert stored(engine, task_id).status == status
 
@@ -444,8 +444,8 @@ def _slow_version_check(monkeypatch: pytest.MonkeyPatch) -> None:
     started together have both read the task before either writes (the race to lose)."""
     real = task_service.check_version
 
-    def slow(record: Any, expected: int | None) -> None:
-        real(record, expected)
+    def slow(record: Any, expected: int | None, **kw: Any) -> None:
+        real(record, expected, **kw)
         time.sleep(0.3)
 
     monkeypatch.setattr(task_service, "check_version", slow)
