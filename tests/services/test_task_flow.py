@@ -158,13 +158,14 @@ def test_submit_needs_a_note_since_work_last_began(
 
 OFFERED = {
     # status: {who: actions offered}
-    TaskStatus.pending: {"secretary": ["start"], "staff": ["start"], "admin": ["start"],
-                         "viewer": []},
-    TaskStatus.in_progress: {"secretary": ["submit"], "staff": ["submit"], "admin": ["submit"],
-                             "viewer": []},
+    TaskStatus.pending: {"secretary": ["start"], "staff": ["start", "cancel"],
+                         "admin": ["start", "cancel"], "viewer": []},
+    TaskStatus.in_progress: {"secretary": ["submit"], "staff": ["submit", "cancel"],
+                             "admin": ["submit", "cancel"], "viewer": []},
     TaskStatus.submitted: {"secretary": [], "staff": ["verify", "reject"],
                            "admin": ["verify", "reject"], "viewer": []},
     TaskStatus.verified: {"secretary": [], "staff": [], "admin": ["reopen"], "viewer": []},
+    TaskStatus.cancelled: {"secretary": [], "staff": [], "admin": [], "viewer": []},
 }
 
 
