@@ -1,11 +1,12 @@
 """`/tasks`: rectification tasks, their transitions, progress updates and evidence files."""
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
+from app import clock
 from app.api.deps import (
     CurrentActor,
     DeletionReason,
@@ -27,6 +28,7 @@ from app.models.task import (
 )
 from app.services import tasks as svc
 from app.services.actors import Actor
+from app.services.branches import branch_choices
 from app.services.errors import PreconditionFailed
 from app.services.evidence import file_path
 
@@ -46,13 +48,16 @@ def task_page_context(session: SessionDep, actor: CurrentActor, task: Task) -> d
     """What the task fragment shows besides the task: its timeline, the allowed actions and
     whether the actor may correct (修改/删除) it."""
     timeline = svc.timeline(session=session, task=task)
+    may_edit = svc.may_edit(actor, task)
     return {
         "timeline": timeline,
         "people": svc.display_names(session, {e.actor for e in timeline}),
         "actions": svc.allowed_actions(session, actor, task),
         "may_report": svc.may_work_on(actor, task) and task.status in svc.OPEN_STATUSES,
-        "may_edit": svc.may_edit(actor, task),
-        "today": svc.clock.today(),
+        "may_edit": may_edit,
+        "branches": (branch_choices(session=session, actor=actor, township_id=task.township_id)
+                     if may_edit else []),
+        "today": clock.today(),
     }
 
 
@@ -86,10 +91,12 @@ TaskFiltersDep = Annotated[svc.TaskFilters, Depends(task_filters)]
 @router.get("/tasks", response_model=Page[TaskPublic])
 def list_tasks(
     request: Request, session: SessionDep, actor: CurrentActor, page: PageDep,
-    filters: TaskFiltersDep,
+    filters: TaskFiltersDep, order: Literal["id", "due"] = "id",
 ) -> Response:
-    """Tasks the caller may see; `overdue` is derived from the due date."""
-    items, cursor = svc.list_tasks(session=session, actor=actor, filters=filters, page=page)
+    """Tasks the caller may see; `overdue` is derived from the due date. `order=due` pages
+    by (due date, id), as the task board shows them."""
+    items, cursor = svc.list_tasks(session=session, actor=actor, filters=filters, page=page,
+                                   order=order)
     return respond(request, Page[TaskPublic](items=items, next_cursor=cursor),
                    fragment="fragments/task_cards.html",
                    context={"more_url": with_cursor(request, "/api/v1/tasks", cursor)})

@@ -257,8 +257,8 @@ def create_task(*, session: Session, actor: Actor, data: TaskCreate) -> Task:
     check_branch_in(session, problem.township_id, branch_id,
                     "所选党支部不存在或不属于该问题所在乡镇")
     task = Task.model_validate(
-        {**data.model_dump(exclude={"allow_past_due"}), "branch_id": branch_id, "campaign_id": problem.campaign_id,
-         "township_id": problem.township_id}
+        {**data.model_dump(exclude={"allow_past_due"}), "branch_id": branch_id,
+         "campaign_id": problem.campaign_id, "township_id": problem.township_id}
     )
     session.add(task)
     session.flush()
