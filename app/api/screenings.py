@@ -4,7 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
+from app.api.deps import (
+    CurrentActor,
+    DeletionReason,
+    IfMatch,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.api.represent import Page, json_list, respond, with_cursor
 from app.api.routing import TransactionRoute
 from app.models.screening import (
@@ -68,6 +75,19 @@ def update_screening(body: ScreeningUpdate, request: Request, screening: Screeni
                              version=body.version if body.version is not None else if_match)
     return respond(request, svc.screening_public(session, s), etag=s.version,
                    fragment="fragments/screening_saved.html")
+
+
+@router.delete("/screenings/{screening_id}", status_code=204)
+def delete_screening(request: Request, screening: ScreeningDep, session: SessionDep,
+                     actor: CurrentActor, if_match: IfMatch, reason: DeletionReason) -> Response:
+    """Delete (soft) a screening, with a reason (`?reason=` or body `{"reason"}`); needs
+    `If-Match`. A weak-and-lax mark only it gave the branch is cleared."""
+    svc.delete_screening(session=session, actor=actor, screening=screening, version=if_match,
+                         reason=reason)
+    response = Response(status_code=204)
+    if request.headers.get("hx-request") == "true":
+        response.headers["HX-Redirect"] = "/screenings"
+    return response
 
 
 @router.post("/screenings/{screening_id}/problems", status_code=201,

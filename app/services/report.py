@@ -28,6 +28,7 @@ from app.models.screening import Conclusion, Screening
 from app.models.task import Task, TaskStatus
 from app.services.actors import Actor, branch_visible, record_visible
 from app.services.campaigns import get_campaign, latest_active
+from app.services.screenings import sound_with_hits
 from app.services.tasks import overdue_condition
 from app.services.townships import get_township
 
@@ -210,12 +211,26 @@ def summary(
     tasks, unassigned = _tasks(session, actor, township_id, campaign, as_of)
     warnings = _warnings(members, totals, screenings, never_screened, feedback, unassigned,
                          campaign, as_of)
+    if campaign is not None:
+        warnings += _sound_with_hits(session, actor, township_id, campaign)
     return Summary(
         scope=SummaryScope(campaign_id=campaign.id if campaign else None,
                            township_id=township_id, as_of=as_of),
         branches=branches, members=members, secretaries=secretaries, screenings=screenings,
         feedback=feedback, problems=problems, tasks=tasks, warnings=warnings,
     )
+
+
+def _sound_with_hits(session: Session, actor: Actor, township_id: int | None,
+                     campaign: Campaign) -> list[SummaryWarning]:
+    """A screening noting criteria yet concluding 未发现软弱涣散 is allowed with a judgement;
+    the county is told which branches, to review the judgement."""
+    found = sound_with_hits(session, [*_scoped(Screening, actor, township_id, campaign),
+                                      col(Branch.deleted_at).is_(None)])
+    return [SummaryWarning(
+        code="sound_with_hits",
+        message=f"{name}排查发现“{'、'.join(hits)}”,结论为未发现软弱涣散(见研判意见),请复核",
+    ) for name, hits in found]
 
 
 def _warnings(

@@ -22,6 +22,10 @@ router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
                    default_response_class=HTMLResponse)
 
 
+# 待定 first: the form preselects no judgement
+CONCLUSION_CHOICES = [Conclusion.pending, Conclusion.weak_lax, Conclusion.sound]
+
+
 def _may_screen(role: Role | None) -> bool:
     return role in (Role.county_admin, Role.township_staff)
 
@@ -53,7 +57,7 @@ def new_screening_page(request: Request, session: SessionDep, actor: CurrentActo
     branch = get_branch(session=session, actor=actor, branch_id=branch_id)
     return render(request, "pages/screening_form.html", actor, campaign=campaign,
                   branch=branch, screening=None, criteria=_checklist(session, campaign.id),
-                  conclusions=list(Conclusion), results={})
+                  conclusions=CONCLUSION_CHOICES, results={})
 
 
 @router.get("/screenings/{screening_id}")
@@ -66,7 +70,7 @@ def screening_page(request: Request, session: SessionDep, actor: CurrentActor,
     criteria = _checklist(session, s.campaign_id)
     active = {c.code for c in criteria}
     return render(request, "pages/screening_form.html", actor, campaign=campaign, branch=branch,
-                  screening=public, criteria=criteria, conclusions=list(Conclusion),
+                  screening=public, criteria=criteria, conclusions=CONCLUSION_CHOICES,
                   results={r.code: r for r in public.results},
                   retired_results=[r for r in public.results if r.code not in active],
                   readonly=not _may_screen(actor.role))
