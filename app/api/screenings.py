@@ -1,9 +1,12 @@
 """`/screenings`, `/screening-progress` and `/early-warnings`."""
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
+from app import clock
 from app.api.deps import (
     CurrentActor,
     DeletionReason,
@@ -25,9 +28,11 @@ from app.models.screening import (
     ScreeningUpdate,
 )
 from app.services import screenings as svc
-from app.services.warnings import early_warnings
+from app.services.ledger import file_chunks
+from app.services.warnings import early_warnings, warnings_xlsx
 
 router = APIRouter(tags=["screenings"], route_class=TransactionRoute)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def load_screening(session: SessionDep, actor: CurrentActor,
@@ -118,3 +123,15 @@ def list_early_warnings(request: Request, session: SessionDep, actor: CurrentAct
     items = early_warnings(session=session, actor=actor, settings=settings,
                            campaign_id=campaign_id, township_id=township_id, limit=limit)
     return json_list(items)
+
+
+@router.get("/early-warnings.xlsx", response_class=StreamingResponse)
+def early_warnings_xlsx(session: SessionDep, actor: CurrentActor, settings: SettingsDep,
+                        campaign_id: int | None = None,
+                        township_id: int | None = None) -> StreamingResponse:
+    """The ranked list as an Excel workbook (same filters as `/early-warnings`)."""
+    items = early_warnings(session=session, actor=actor, settings=settings,
+                           campaign_id=campaign_id, township_id=township_id)
+    path = warnings_xlsx(items, f"预警名单({clock.today():%Y-%m-%d})")
+    return StreamingResponse(file_chunks(path), media_type=XLSX, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote('预警名单.xlsx')}"})

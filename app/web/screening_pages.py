@@ -2,6 +2,7 @@
 and the early-warning list."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -13,9 +14,10 @@ from app.models.screening import Conclusion
 from app.models.user import Role
 from app.services import campaigns as campaign_svc
 from app.services import screenings as svc
+from app.services import townships as township_svc
 from app.services.branches import get_branch
 from app.services.errors import Forbidden, NotFound
-from app.services.warnings import early_warnings
+from app.services.warnings import early_warnings, thresholds
 from app.web.pages import render
 
 router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
@@ -78,8 +80,16 @@ def screening_page(request: Request, session: SessionDep, actor: CurrentActor,
 
 @router.get("/warnings")
 def warnings_page(request: Request, session: SessionDep, actor: CurrentActor,
-                  settings: SettingsDep) -> Response:
+                  settings: SettingsDep, township_id: int | None = None) -> Response:
+    """The ranked list, filtered by township, with the thresholds in force (read-only)."""
     campaign = campaign_svc.latest_active(session=session)
     items = early_warnings(session=session, actor=actor, settings=settings,
-                           campaign_id=campaign.id if campaign else None, township_id=None)
-    return render(request, "pages/warnings.html", actor, items=items, campaign=campaign)
+                           campaign_id=campaign.id if campaign else None,
+                           township_id=township_id)
+    query = {k: v for k, v in (("campaign_id", campaign.id if campaign else None),
+                               ("township_id", township_id)) if v is not None}
+    return render(request, "pages/warnings.html", actor, items=items, campaign=campaign,
+                  thresholds=thresholds(settings), township_id=township_id,
+                  townships=township_svc.all_townships(session=session, actor=actor),
+                  xlsx_url="/api/v1/early-warnings.xlsx"
+                  + (f"?{urlencode(query)}" if query else ""))
