@@ -291,13 +291,14 @@ def update_task(
             if reason is None:
                 raise Invalid("reason", "任务已开始,调整整改时限(延期)须填写原因")
             set_audit_action(session, task, "extend")
+    # named before any query below can autoflush the change into its audit event
+    set_audit_reason(session, task, reason)
     sent = apply_changes(task, data, exclude=frozenset({"reason", "allow_past_due"}))
     if "branch_id" in sent:
         problem = session.get(Problem, task.problem_id)
         assert problem is not None
         check_branch_in(session, problem.township_id, task.branch_id,
                         "所选党支部不存在或不属于该问题所在乡镇")
-    set_audit_reason(session, task, reason)
     session.add(task)
     session.flush()
     return task

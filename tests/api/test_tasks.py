@@ -801,7 +801,9 @@ def test_moving_the_due_date_of_a_started_task_is_an_extension_with_a_reason(
     # other corrections of a started task need no reason
     r = staff.patch(url, json={"responsible_person": "李四"}, headers={"If-Match": '"1"'})
     assert r.status_code == 200, r.text
-    r = staff.patch(url, json={"due_on": new_due, "reason": "等待上级资金到位"},
+    # the whole form comes back (the branch too, unchanged): the reason still holds
+    r = staff.patch(url, json={"due_on": new_due, "reason": "等待上级资金到位",
+                               "branch_id": ledger.world.branch.id},
                     headers={"If-Match": '"2"'})
     assert r.status_code == 200, r.text
     assert r.json()["due_on"] == new_due
