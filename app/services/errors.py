@@ -49,7 +49,7 @@ class PreconditionFailed(DomainError):
                  by_same_actor: bool = False):
         if by_same_actor:
             self.title = "此记录已更新"
-            detail = detail or "此记录已更新(可能是您在另一页面的操作),已显示最新内容"
+            detail = detail or "此记录已更新(可能是您在另一页面的操作),请刷新后查看最新内容再操作"
         super().__init__(detail or "记录已被他人修改,请刷新后查看最新内容再操作")
         self.current_version = current_version
         self.by_same_actor = by_same_actor
