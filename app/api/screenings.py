@@ -1,10 +1,11 @@
 """`/screenings`, `/screening-progress` and `/early-warnings`."""
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlmodel import Session
 
 from app import clock
 from app.api.deps import (
@@ -15,8 +16,9 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.api.represent import Page, json_list, respond, with_cursor
+from app.api.represent import Page, json_list, respond, wants_html, with_cursor
 from app.api.routing import TransactionRoute
+from app.models.campaign import Criterion, CriterionKind
 from app.models.screening import (
     Conclusion,
     EarlyWarning,
@@ -27,7 +29,12 @@ from app.models.screening import (
     ScreeningToProblems,
     ScreeningUpdate,
 )
+from app.models.user import Role
 from app.services import screenings as svc
+from app.services.actors import Actor
+from app.services.branches import get_branch
+from app.services.campaigns import campaign_criteria, get_campaign
+from app.services.errors import PreconditionFailed
 from app.services.ledger import file_chunks
 from app.services.warnings import early_warnings, warnings_xlsx
 
@@ -41,6 +48,37 @@ def load_screening(session: SessionDep, actor: CurrentActor,
 
 
 ScreeningDep = Annotated[Screening, Depends(load_screening)]
+
+# 待定 first: the form preselects no judgement
+CONCLUSION_CHOICES = [Conclusion.pending, Conclusion.weak_lax, Conclusion.sound]
+
+
+def may_screen(role: Role | None) -> bool:
+    """Who fills in screenings on the pages: township staff and the county."""
+    return role in (Role.county_admin, Role.township_staff)
+
+
+def checklist(session: Session, campaign_id: int) -> list[Criterion]:
+    """The campaign's criteria still in use, in order: the rows of the screening form."""
+    return [c for c in campaign_criteria(session, campaign_id)
+            if c.kind == CriterionKind.criterion and not c.retired]
+
+
+def screening_form_context(session: Session, actor: Actor,
+                           screening: Screening) -> dict[str, Any]:
+    """What the screening form shows for a saved screening: its answers per criterion, the
+    retired ones apart, read-only for those who may not screen."""
+    public = svc.screening_public(session, screening)
+    criteria = checklist(session, screening.campaign_id)
+    active = {c.code for c in criteria}
+    return {
+        "campaign": get_campaign(session=session, campaign_id=screening.campaign_id),
+        "branch": get_branch(session=session, actor=actor, branch_id=screening.branch_id),
+        "screening": public, "criteria": criteria, "conclusions": CONCLUSION_CHOICES,
+        "results": {r.code: r for r in public.results},
+        "retired_results": [r for r in public.results if r.code not in active],
+        "readonly": not may_screen(actor.role),
+    }
 
 
 @router.get("/screenings", response_model=Page[ScreeningPublic])
@@ -75,9 +113,19 @@ def read_screening(request: Request, screening: ScreeningDep, session: SessionDe
 @router.patch("/screenings/{screening_id}", response_model=ScreeningPublic)
 def update_screening(body: ScreeningUpdate, request: Request, screening: ScreeningDep,
                      session: SessionDep, actor: CurrentActor, if_match: IfMatch) -> Response:
-    """Change a screening's results or conclusion; needs `If-Match` or `version`."""
-    s = svc.update_screening(session=session, actor=actor, screening=screening, data=body,
-                             version=body.version if body.version is not None else if_match)
+    """Change a screening's results or conclusion; needs `If-Match` or `version` (412 when it
+    changed meanwhile; a page then gets the current record with the message)."""
+    try:
+        s = svc.update_screening(session=session, actor=actor, screening=screening, data=body,
+                                 version=body.version if body.version is not None else if_match)
+    except PreconditionFailed as exc:
+        if not wants_html(request):
+            raise
+        session.refresh(screening)
+        return respond(request, None, status_code=412, etag=screening.version,
+                       fragment="fragments/screening_form.html",
+                       context={**screening_form_context(session, actor, screening),
+                                "stale": exc})
     return respond(request, svc.screening_public(session, s), etag=s.version,
                    fragment="fragments/screening_saved.html")
 

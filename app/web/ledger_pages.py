@@ -131,8 +131,8 @@ def my_tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
                                                                 status=status),
                                    page=PageParams(limit=MAX_LIMIT), order="due")
     items.sort(key=lambda t: (not t.overdue, t.status == TaskStatus.verified, t.due_on, t.id))
-    return render(request, "pages/tasks.html", actor, mine=True,
-                  data=Page[TaskPublic](items=items, next_cursor=None))
+    return render(request, "pages/tasks.html", actor, mine=True, status=status,
+                  overdue=overdue, data=Page[TaskPublic](items=items, next_cursor=None))
 
 
 @router.get("/tasks/{task_id}")

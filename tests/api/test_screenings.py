@@ -897,3 +897,22 @@ def test_pages_render_for_every_reader_and_readers_cannot_edit(setup, login):
     assert login("otherstaff").get(f"/screenings/{sid}").status_code == 404
     assert login("viewer").get(f"/screenings/new?branch_id={setup.world.branch.id}"
                                ).status_code == 403
+
+
+def test_a_stale_screening_page_shows_the_current_record(setup, login):
+    staff = login("staff")
+    sid = create(staff, setup).json()["id"]
+    url = f"{API}/screenings/{sid}"
+    assert staff.patch(url, json={"summary": "第一次修改"}, headers=if_match(1)).status_code == 200
+    # the same person's old tab saves again: no blame, the current record is shown
+    r = staff.patch(url, json={"summary": "旧页面", "version": 1}, headers={"HX-Request": "true"})
+    assert r.status_code == 412
+    assert "可能是您在另一页面的操作" in r.text and "他人" not in r.text
+    assert "第一次修改" in r.text and 'id="screening-form"' in r.text
+    # someone else's change is named as such
+    r = login("admin").patch(url, json={"summary": "县里修改"}, headers=if_match(2))
+    assert r.status_code == 200
+    r = staff.patch(url, json={"summary": "旧页面", "version": 2}, headers={"HX-Request": "true"})
+    assert r.status_code == 412 and "此记录已被他人修改" in r.text and "县里修改" in r.text
+    body_ = assert_problem(staff.patch(url, json={"summary": "x"}, headers=if_match(2)), 412)
+    assert "他人" in body_["title"]

@@ -974,3 +974,16 @@ def test_the_dashboard_links_the_submitted_queue(
     assert re.search(r'href="/tasks\?status=submitted"[^>]*>待验收 1 项', html)
     queue = staff.get("/tasks?status=submitted").text
     assert f'id="task-{waiting}"' in queue and f'id="task-{working}"' not in queue
+
+
+def test_a_secretarys_dashboard_links_her_own_queues(
+    engine: Engine, ledger: Ledger, login: Any
+) -> None:
+    waiting = add_task(engine, ledger, TaskStatus.submitted)
+    working = add_task(engine, ledger, TaskStatus.in_progress)
+    secretary = login("secretary")
+    html = secretary.get("/dashboard").text
+    assert 'href="/my/tasks?status=submitted"' in html
+    queue = secretary.get("/my/tasks?status=submitted").text
+    assert f'id="task-{waiting}"' in queue and f'id="task-{working}"' not in queue
+    assert "查看全部" in queue
