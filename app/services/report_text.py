@@ -20,7 +20,7 @@ from app.models.campaign import Campaign
 from app.models.problem import Problem
 from app.models.report import Summary
 from app.models.screening import Conclusion, Screening
-from app.models.task import Task
+from app.models.task import Task, TaskStatus
 from app.models.township import Township
 from app.models.user import Role
 from app.services.actors import Actor, record_visible
@@ -208,6 +208,7 @@ def _problems_and_tasks(session: Session, actor: Actor, campaign: Campaign | Non
     task_stmt = (select(Task, Branch.name)
                  .outerjoin(Branch, col(Branch.id) == Task.branch_id)
                  .where(Task.campaign_id == campaign.id, col(Task.deleted_at).is_(None),
+                        Task.status != TaskStatus.cancelled,  # no longer a step to take
                         record_visible(actor, col(Task.township_id), col(Task.branch_id)))
                  .order_by(Task.due_on, Task.id))
     if township_id is not None:

@@ -33,7 +33,7 @@ def demo(engine: Any) -> dict[str, int]:
                             .order_by(Problem.id)).first()
         assert township is not None and problem is not None
         make_task(s, problem, status=TaskStatus.cancelled, status_note="并入其他任务",
-                  due_on=date.today() - timedelta(days=9))
+                  title="已撤销的措施", due_on=date.today() - timedelta(days=9))
         make_task(s, problem, status=TaskStatus.in_progress,
                   due_on=date.today() - timedelta(days=2))
         other = make_township(s, name="外镇")
@@ -104,6 +104,14 @@ def test_the_township_summary_agrees_with_the_lists(demo: dict[str, int], login:
     assert s["tasks"]["by_status"]["cancelled"] == 1
     assert s["tasks"]["overdue"] >= 1
     assert s["feedback"]["suggestions"] == 7  # the report's figure, still
+
+
+def test_a_cancelled_task_is_no_next_step_in_the_report(demo: dict[str, int],
+                                                        login: Any) -> None:
+    r = login("staff", PASSWORD).get(f"{API}/reports/summary.docx")
+    assert r.status_code == 200
+    text = "\n".join(p.text for p in Document(io.BytesIO(r.content)).paragraphs)
+    assert "四、下一步工作打算" in text and "已撤销的措施" not in text
 
 
 def test_the_county_summary_agrees_with_the_lists(demo: dict[str, int], login: Any) -> None:
