@@ -36,6 +36,7 @@ class Settings(BaseSettings):
         "no_young_members": 2.0, "aging_members": 1.5, "secretary_60_plus": 2.0,
         "no_dual_role": 1.0, "low_collective_income": 1.5, "overdue_tasks": 1.0,
         "dissatisfied_feedback": 2.0, "earlier_weak_lax": 3.0,
+        "weak_lax": 4.0, "screening_hits": 1.0,  # the current campaign's screening
     }
     warn_overdue_cap: int = 3  # overdue tasks counted at most this many times
 

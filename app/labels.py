@@ -23,10 +23,12 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "task_status": {
         "pending": "未开始", "in_progress": "整改中", "submitted": "待验收", "verified": "已销号",
+        "cancelled": "已撤销",
     },
     "task_action": {
         "start": "开始整改", "submit": "提交验收", "verify": "验收销号", "reject": "退回",
         "reopen": "重新打开", "create": "创建任务", "update": "修改", "delete": "删除",
+        "cancel": "撤销任务", "extend": "延期",
     },
     "campaign_status": {"active": "进行中", "closed": "已结束"},
     "theme": {
@@ -123,6 +125,7 @@ LABELS: dict[str, dict[str, str]] = {
         "verified_by": "验收人", "active": "启用", "expires_at": "有效期至",
         "revoked_at": "吊销时间",
         "url": "推送地址", "format": "格式", "secret": "签名密钥", "deadline": "剩余时限",
+        "allow_past_due": "确认时限已过",
     },
     "audit_action": {"create": "新建", "update": "修改", "delete": "删除"},
 }

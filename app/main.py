@@ -33,6 +33,7 @@ from app.api import (
     webhooks,
 )
 from app.api import errors as error_handlers
+from app.api.deps import SESSION_COOKIE
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
@@ -83,6 +84,35 @@ class RequestContext:
         await self.app(scope, receive, send_with_headers)
 
 
+class NoStoreSignedIn:
+    """Signed-in answers (pages, and API responses to a session cookie) are `no-store`, so
+    Back never shows a page whose buttons act on an old version. Static files, evidence
+    files and any answer that set its own Cache-Control keep theirs."""
+
+    KEEP = ("/static/", "/api/v1/attachments/")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        cookie = dict(scope.get("headers") or []).get(b"cookie", b"")
+        if (scope["type"] != "http" or path.startswith(self.KEEP)
+                or f"{SESSION_COOKIE}=".encode() not in cookie):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                    message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
@@ -107,6 +137,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     error_handlers.install(app)
+    app.add_middleware(NoStoreSignedIn)
     app.add_middleware(RequestContext)
     # text over a mobile network: gzip at a level that keeps streamed exports fast; each
     # streamed chunk is flushed, so exports still stream

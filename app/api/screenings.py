@@ -1,12 +1,24 @@
 """`/screenings`, `/screening-progress` and `/early-warnings`."""
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlmodel import Session
 
-from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
-from app.api.represent import Page, json_list, respond, with_cursor
+from app import clock
+from app.api.deps import (
+    CurrentActor,
+    DeletionReason,
+    IfMatch,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+)
+from app.api.represent import Page, json_list, respond, wants_html, with_cursor
 from app.api.routing import TransactionRoute
+from app.models.campaign import Criterion, CriterionKind
 from app.models.screening import (
     Conclusion,
     EarlyWarning,
@@ -17,10 +29,17 @@ from app.models.screening import (
     ScreeningToProblems,
     ScreeningUpdate,
 )
+from app.models.user import Role
 from app.services import screenings as svc
-from app.services.warnings import early_warnings
+from app.services.actors import Actor
+from app.services.branches import get_branch
+from app.services.campaigns import campaign_criteria, get_campaign
+from app.services.errors import PreconditionFailed
+from app.services.ledger import file_chunks
+from app.services.warnings import early_warnings, warnings_xlsx
 
 router = APIRouter(tags=["screenings"], route_class=TransactionRoute)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def load_screening(session: SessionDep, actor: CurrentActor,
@@ -29,6 +48,37 @@ def load_screening(session: SessionDep, actor: CurrentActor,
 
 
 ScreeningDep = Annotated[Screening, Depends(load_screening)]
+
+# 待定 first: the form preselects no judgement
+CONCLUSION_CHOICES = [Conclusion.pending, Conclusion.weak_lax, Conclusion.sound]
+
+
+def may_screen(role: Role | None) -> bool:
+    """Who fills in screenings on the pages: township staff and the county."""
+    return role in (Role.county_admin, Role.township_staff)
+
+
+def checklist(session: Session, campaign_id: int) -> list[Criterion]:
+    """The campaign's criteria still in use, in order: the rows of the screening form."""
+    return [c for c in campaign_criteria(session, campaign_id)
+            if c.kind == CriterionKind.criterion and not c.retired]
+
+
+def screening_form_context(session: Session, actor: Actor,
+                           screening: Screening) -> dict[str, Any]:
+    """What the screening form shows for a saved screening: its answers per criterion, the
+    retired ones apart, read-only for those who may not screen."""
+    public = svc.screening_public(session, screening)
+    criteria = checklist(session, screening.campaign_id)
+    active = {c.code for c in criteria}
+    return {
+        "campaign": get_campaign(session=session, campaign_id=screening.campaign_id),
+        "branch": get_branch(session=session, actor=actor, branch_id=screening.branch_id),
+        "screening": public, "criteria": criteria, "conclusions": CONCLUSION_CHOICES,
+        "results": {r.code: r for r in public.results},
+        "retired_results": [r for r in public.results if r.code not in active],
+        "readonly": not may_screen(actor.role),
+    }
 
 
 @router.get("/screenings", response_model=Page[ScreeningPublic])
@@ -63,11 +113,34 @@ def read_screening(request: Request, screening: ScreeningDep, session: SessionDe
 @router.patch("/screenings/{screening_id}", response_model=ScreeningPublic)
 def update_screening(body: ScreeningUpdate, request: Request, screening: ScreeningDep,
                      session: SessionDep, actor: CurrentActor, if_match: IfMatch) -> Response:
-    """Change a screening's results or conclusion; needs `If-Match` or `version`."""
-    s = svc.update_screening(session=session, actor=actor, screening=screening, data=body,
-                             version=body.version if body.version is not None else if_match)
+    """Change a screening's results or conclusion; needs `If-Match` or `version` (412 when it
+    changed meanwhile; a page then gets the current record with the message)."""
+    try:
+        s = svc.update_screening(session=session, actor=actor, screening=screening, data=body,
+                                 version=body.version if body.version is not None else if_match)
+    except PreconditionFailed as exc:
+        if not wants_html(request):
+            raise
+        session.refresh(screening)
+        return respond(request, None, status_code=412, etag=screening.version,
+                       fragment="fragments/screening_form.html",
+                       context={**screening_form_context(session, actor, screening),
+                                "stale": exc})
     return respond(request, svc.screening_public(session, s), etag=s.version,
                    fragment="fragments/screening_saved.html")
+
+
+@router.delete("/screenings/{screening_id}", status_code=204)
+def delete_screening(request: Request, screening: ScreeningDep, session: SessionDep,
+                     actor: CurrentActor, if_match: IfMatch, reason: DeletionReason) -> Response:
+    """Delete (soft) a screening, with a reason (`?reason=` or body `{"reason"}`); needs
+    `If-Match`. A weak-and-lax mark only it gave the branch is cleared."""
+    svc.delete_screening(session=session, actor=actor, screening=screening, version=if_match,
+                         reason=reason)
+    response = Response(status_code=204)
+    if request.headers.get("hx-request") == "true":
+        response.headers["HX-Redirect"] = "/screenings"
+    return response
 
 
 @router.post("/screenings/{screening_id}/problems", status_code=201,
@@ -98,3 +171,15 @@ def list_early_warnings(request: Request, session: SessionDep, actor: CurrentAct
     items = early_warnings(session=session, actor=actor, settings=settings,
                            campaign_id=campaign_id, township_id=township_id, limit=limit)
     return json_list(items)
+
+
+@router.get("/early-warnings.xlsx", response_class=StreamingResponse)
+def early_warnings_xlsx(session: SessionDep, actor: CurrentActor, settings: SettingsDep,
+                        campaign_id: int | None = None,
+                        township_id: int | None = None) -> StreamingResponse:
+    """The ranked list as an Excel workbook (same filters as `/early-warnings`)."""
+    items = early_warnings(session=session, actor=actor, settings=settings,
+                           campaign_id=campaign_id, township_id=township_id)
+    path = warnings_xlsx(items, f"预警名单({clock.today():%Y-%m-%d})")
+    return StreamingResponse(file_chunks(path), media_type=XLSX, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote('预警名单.xlsx')}"})

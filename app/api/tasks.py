@@ -6,8 +6,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
-from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
-from app.api.represent import Page, json_list, respond, with_cursor
+from app import clock
+from app.api.deps import (
+    CurrentActor,
+    DeletionReason,
+    IfMatch,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+)
+from app.api.represent import Page, json_list, respond, wants_html, with_cursor
 from app.api.routing import TransactionRoute
 from app.models.task import (
     ProgressUpdatePublic,
@@ -19,7 +27,10 @@ from app.models.task import (
     TransitionRequest,
 )
 from app.services import tasks as svc
+from app.services.actors import Actor
+from app.services.branches import branch_choices
 from app.services.deadlines import DeadlineBucket
+from app.services.errors import PreconditionFailed
 from app.services.evidence import ensure_thumbnail, file_path
 
 router = APIRouter(tags=["tasks"], route_class=TransactionRoute)
@@ -35,14 +46,32 @@ TaskDep = Annotated[Task, Depends(load_task)]
 
 
 def task_page_context(session: SessionDep, actor: CurrentActor, task: Task) -> dict[str, object]:
-    """What the task fragment shows besides the task: its timeline and the allowed actions."""
+    """What the task fragment shows besides the task: its timeline, the allowed actions and
+    whether the actor may correct (修改/删除) it."""
     timeline = svc.timeline(session=session, task=task)
+    may_edit = svc.may_edit(actor, task)
     return {
         "timeline": timeline,
         "people": svc.display_names(session, {e.actor for e in timeline}),
         "actions": svc.allowed_actions(session, actor, task),
-        "may_report": svc.may_work_on(actor, task) and task.status != TaskStatus.verified,
+        "may_report": svc.may_work_on(actor, task) and task.status in svc.OPEN_STATUSES,
+        "may_edit": may_edit,
+        "branches": (branch_choices(session=session, actor=actor, township_id=task.township_id)
+                     if may_edit else []),
+        "today": clock.today(),
     }
+
+
+def stale_page(request: Request, session: SessionDep, actor: Actor, task: Task,
+               exc: PreconditionFailed) -> Response:
+    """For a page (htmx), a 412 shows the current task with the message instead of the
+    user's stale copy; API clients get the problem+json."""
+    if not wants_html(request):
+        raise exc
+    session.refresh(task)
+    return respond(request, svc.task_public(session, task), status_code=412, etag=task.version,
+                   fragment="fragments/task_detail.html",
+                   context={**task_page_context(session, actor, task), "stale": exc})
 
 
 def task_filters(
@@ -64,10 +93,12 @@ TaskFiltersDep = Annotated[svc.TaskFilters, Depends(task_filters)]
 @router.get("/tasks", response_model=Page[TaskPublic])
 def list_tasks(
     request: Request, session: SessionDep, actor: CurrentActor, page: PageDep,
-    filters: TaskFiltersDep,
+    filters: TaskFiltersDep, order: Literal["id", "due"] = "id",
 ) -> Response:
-    """Tasks the caller may see; `overdue` is derived from the due date."""
-    items, cursor = svc.list_tasks(session=session, actor=actor, filters=filters, page=page)
+    """Tasks the caller may see; `overdue` is derived from the due date. `order=due` pages
+    by (due date, id), as the task board shows them."""
+    items, cursor = svc.list_tasks(session=session, actor=actor, filters=filters, page=page,
+                                   order=order)
     return respond(request, Page[TaskPublic](items=items, next_cursor=cursor),
                    fragment="fragments/task_cards.html",
                    context={"more_url": with_cursor(request, "/api/v1/tasks", cursor)})
@@ -95,23 +126,46 @@ def read_task(request: Request, task: TaskDep, session: SessionDep,
 @router.patch("/tasks/{task_id}", response_model=TaskPublic)
 def update_task(body: TaskUpdate, request: Request, task: TaskDep, session: SessionDep,
                 actor: CurrentActor, if_match: IfMatch) -> Response:
-    """Change a task's plan; needs `If-Match` or `version` (412 when someone else saved first)."""
-    task = svc.update_task(session=session, actor=actor, task=task, data=body,
-                           version=body.version if body.version is not None else if_match)
+    """Change a task's plan; needs `If-Match` or `version` (412 when it changed meanwhile).
+
+    Moving `due_on` after the task started is an extension and needs `reason`; a past
+    `due_on` needs `allow_past_due: true`."""
+    try:
+        task = svc.update_task(session=session, actor=actor, task=task, data=body,
+                               version=body.version if body.version is not None else if_match)
+    except PreconditionFailed as exc:
+        return stale_page(request, session, actor, task, exc)
     return respond(request, svc.task_public(session, task), etag=task.version,
                    fragment="fragments/task_detail.html",
                    context={**task_page_context(session, actor, task), "saved": True})
 
 
+@router.delete("/tasks/{task_id}", status_code=204)
+def delete_task(request: Request, task: TaskDep, session: SessionDep, actor: CurrentActor,
+                if_match: IfMatch, reason: DeletionReason) -> Response:
+    """Delete (soft) a task still `pending`, with a reason (`?reason=` or body `{"reason"}`);
+    a started task answers 409: cancel it instead. Needs `If-Match`."""
+    problem_id = task.problem_id
+    svc.delete_task(session=session, actor=actor, task=task, version=if_match, reason=reason)
+    response = Response(status_code=204)
+    if wants_html(request):
+        response.headers["HX-Redirect"] = f"/problems/{problem_id}"
+    return response
+
+
 @router.post("/tasks/{task_id}/transitions", response_model=TaskPublic)
 def transition_task(body: TransitionRequest, request: Request, task: TaskDep,
                     session: SessionDep, actor: CurrentActor, if_match: IfMatch) -> Response:
-    """Start, submit, verify (销号), reject or reopen; refused moves answer 409 with the reason."""
-    task = svc.transition(
-        session=session, actor=actor, task=task, action=body.action, note=body.note,
-        version=body.version if body.version is not None else if_match,
-        confirm_duplicate_evidence=body.confirm_duplicate_evidence,
-    )
+    """Start, submit, verify (销号), reject, reopen or cancel (撤销); refused moves answer 409
+    with the reason. reject, reopen and cancel need `note` (the reason)."""
+    try:
+        task = svc.transition(
+            session=session, actor=actor, task=task, action=body.action, note=body.note,
+            version=body.version if body.version is not None else if_match,
+            confirm_duplicate_evidence=body.confirm_duplicate_evidence,
+        )
+    except PreconditionFailed as exc:
+        return stale_page(request, session, actor, task, exc)
     return respond(request, svc.task_public(session, task), etag=task.version,
                    fragment="fragments/task_detail.html",
                    context=task_page_context(session, actor, task))

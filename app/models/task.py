@@ -17,6 +17,7 @@ class TaskStatus(StrEnum):
     in_progress = "in_progress"
     submitted = "submitted"
     verified = "verified"
+    cancelled = "cancelled"
 
 
 class TaskAction(StrEnum):
@@ -25,6 +26,7 @@ class TaskAction(StrEnum):
     verify = "verify"
     reject = "reject"
     reopen = "reopen"
+    cancel = "cancel"
 
 
 class TaskBase(SQLModel):
@@ -59,11 +61,17 @@ class Task(TaskBase, Versioned, table=True):
 
 
 class TaskCreate(BlankIsNull, TaskBase):
-    """Body of `POST /tasks`."""
+    """Body of `POST /tasks`; a due date already past needs `allow_past_due: true`."""
+
+    allow_past_due: bool = False
 
 
 class TaskUpdate(BlankIsNull, SQLModel):
-    """Body of `PATCH /tasks/{id}`: the plan, not the status (that moves by transitions)."""
+    """Body of `PATCH /tasks/{id}`: the plan, not the status (that moves by transitions).
+
+    Moving `due_on` once the task has started is an extension (延期) and needs `reason`;
+    a due date already past needs `allow_past_due: true`.
+    """
 
     branch_id: int | None = None
     title: str | None = Field(default=None, min_length=1, max_length=200)
@@ -71,6 +79,8 @@ class TaskUpdate(BlankIsNull, SQLModel):
     responsible_unit: str | None = Field(default=None, max_length=100)
     responsible_person: str | None = Field(default=None, max_length=50)
     due_on: date | None = None
+    reason: str | None = Field(default=None, max_length=500)
+    allow_past_due: bool = False
     version: int | None = None
 
 
@@ -108,6 +118,7 @@ class TaskPublic(TaskBase):
     created_at: datetime
     updated_at: datetime
     overdue: bool = False
+    returned: bool = False  # in progress again after a reject (已退回), `status_note` the reason
     branch_name: str | None = None
     problem_description: str | None = None
     problem_category: str | None = None
@@ -174,7 +185,10 @@ class TimelineEntry(SQLModel):
 
     at: datetime
     actor: str
-    kind: str  # "created", "transition", "update", "edit"
+    kind: str  # "created", "transition", "update", "edit", "extend"
     action: str
     note: str | None = None
+    reason: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
     update: ProgressUpdatePublic | None = None

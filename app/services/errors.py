@@ -45,9 +45,14 @@ class PreconditionFailed(DomainError):
     status = 412
     title = "记录已被他人修改"
 
-    def __init__(self, detail: str | None = None, *, current_version: int | None = None):
+    def __init__(self, detail: str | None = None, *, current_version: int | None = None,
+                 by_same_actor: bool = False):
+        if by_same_actor:
+            self.title = "此记录已更新"
+            detail = detail or "此记录已更新(可能是您在另一页面的操作),请刷新后查看最新内容再操作"
         super().__init__(detail or "记录已被他人修改,请刷新后查看最新内容再操作")
         self.current_version = current_version
+        self.by_same_actor = by_same_actor
 
 
 class PreconditionRequired(DomainError):

@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlmodel import Session, SQLModel, col
 
 from app.db import set_audit_reason
+from app.models.audit import AuditEvent
 from app.models.base import Versioned, utcnow
 from app.models.branch import Branch
 from app.services.errors import Invalid, NotFound, PreconditionFailed, PreconditionRequired
@@ -16,8 +17,15 @@ R = TypeVar("R", bound=Versioned)
 ANY_VERSION = -1  # `If-Match: *`: whatever version is stored
 
 
-def check_version(record: Versioned, expected: int | None) -> None:
-    """Refuse a change made against another version than the stored one (412), or none (428)."""
+def check_version(
+    record: Versioned, expected: int | None, *, session: Session | None = None,
+    actor_label: str | None = None,
+) -> None:
+    """Refuse a change made against another version than the stored one (412), or none (428).
+
+    Given `session` and `actor_label`, the 412 says whether every change since `expected`
+    was the same actor's own (another page of theirs), so it does not blame someone else.
+    """
     if expected == ANY_VERSION:
         return
     if expected is None:
@@ -25,7 +33,24 @@ def check_version(record: Versioned, expected: int | None) -> None:
             "修改需要当前版本号:请带上 If-Match 请求头或在请求体中提供 version"
         )
     if expected != record.version:
-        raise PreconditionFailed(current_version=record.version)
+        same = (session is not None and actor_label is not None
+                and changed_only_by(session, record, expected, actor_label))
+        raise PreconditionFailed(current_version=record.version, by_same_actor=same)
+
+
+def changed_only_by(session: Session, record: Versioned, since: int, actor_label: str) -> bool:
+    """Whether every audit event after version `since` of `record` is `actor_label`'s: each
+    flushed change adds one version and one audit event, so they are the latest events."""
+    newer = record.version - since
+    if newer <= 0 or record.__feed_type__ is None:
+        return False
+    actors = session.scalars(
+        select(AuditEvent.actor)
+        .where(AuditEvent.entity_type == record.__feed_type__,
+               AuditEvent.entity_id == record.id)  # type: ignore[attr-defined]
+        .order_by(col(AuditEvent.id).desc()).limit(newer)
+    ).all()
+    return len(actors) == newer and all(a == actor_label for a in actors)
 
 
 def apply_changes(

@@ -30,6 +30,7 @@ from app.services.actors import Actor, branch_visible, record_visible
 from app.services.campaigns import get_campaign, latest_active
 from app.services.deadlines import DeadlineBucket, deadline_counts
 from app.services.rectification_stats import rectification_block
+from app.services.screenings import sound_with_hits
 from app.services.tasks import overdue_condition
 from app.services.townships import get_township
 
@@ -182,11 +183,15 @@ def _tasks(session: Session, actor: Actor, township_id: int | None,
                func.sum(case((func.coalesce(Task.responsible_person, "") == "", 1), else_=0)))
         .where(*_scoped(Task, actor, township_id, campaign)).group_by(Task.status)
     ):
-        statuses[getattr(status, "value", status)] = _n(n)
+        key = getattr(status, "value", status)
+        statuses[key] = _n(n)
         overdue += _n(late)
-        unassigned += _n(nobody)
+        if key != TaskStatus.cancelled.value:
+            unassigned += _n(nobody)
     by_deadline = deadline_counts(session, _scoped(Task, actor, township_id, campaign), as_of)
-    return TaskFigures(total=sum(statuses.values()), by_status=statuses, overdue=overdue,
+    # cancelled tasks (已撤销) are counted apart: in by_status, not in the total of the work
+    total = sum(n for k, n in statuses.items() if k != TaskStatus.cancelled.value)
+    return TaskFigures(total=total, by_status=statuses, overdue=overdue,
                        by_deadline=by_deadline), unassigned
 
 
@@ -214,6 +219,8 @@ def summary(
         target=target, as_of=as_of)
     warnings = _warnings(members, totals, screenings, never_screened, feedback, unassigned,
                          campaign, as_of) + rect_warnings
+    if campaign is not None:
+        warnings += _sound_with_hits(session, actor, township_id, campaign)
     return Summary(
         scope=SummaryScope(campaign_id=campaign.id if campaign else None,
                            township_id=township_id, as_of=as_of),
@@ -221,6 +228,18 @@ def summary(
         feedback=feedback, problems=problems, tasks=tasks, rectifications=rectifications,
         warnings=warnings,
     )
+
+
+def _sound_with_hits(session: Session, actor: Actor, township_id: int | None,
+                     campaign: Campaign) -> list[SummaryWarning]:
+    """A screening noting criteria yet concluding 未发现软弱涣散 is allowed with a judgement;
+    the county is told which branches, to review the judgement."""
+    found = sound_with_hits(session, [*_scoped(Screening, actor, township_id, campaign),
+                                      col(Branch.deleted_at).is_(None)])
+    return [SummaryWarning(
+        code="sound_with_hits",
+        message=f"{name}排查发现“{'、'.join(hits)}”,结论为未发现软弱涣散(见研判意见),请复核",
+    ) for name, hits in found]
 
 
 def _warnings(

@@ -17,8 +17,9 @@ from app.models.campaign import Campaign
 from app.models.problem import Problem
 from app.models.report import Summary
 from app.models.screening import Conclusion, Screening
-from app.models.task import Task
+from app.models.task import Task, TaskStatus
 from app.models.township import Township
+from app.models.user import Role
 from app.services import rectification_stats
 from app.services.actors import Actor, record_visible
 from app.services.campaigns import campaign_criteria
@@ -69,9 +70,15 @@ class ReportDocument:
 COUNTY_SIGNATURE = "县委组织部"
 
 
-def _place(session: Session, township_id: int | None) -> tuple[str, str, str]:
+def _place(session: Session, township_id: int | None,
+           branch_id: int | None = None) -> tuple[str, str, str]:
     """The report's subject, its short form and its signature:
-    (十四道沟镇, 全镇, 中共十四道沟镇委员会) or (全县, 全县, 县委组织部)."""
+    (十四道沟镇, 全镇, 中共十四道沟镇委员会), (全县, 全县, 县委组织部), or for a branch
+    secretary (马鹿沟村党支部, 本支部, 中共马鹿沟村党支部)."""
+    if branch_id is not None:
+        branch = session.get(Branch, branch_id)
+        name = branch.name if branch else "本党支部"
+        return name, "本支部", f"中共{name}"
     if township_id is None:
         return "全县", "全县", COUNTY_SIGNATURE
     township = session.get(Township, township_id)
@@ -80,7 +87,27 @@ def _place(session: Session, township_id: int | None) -> tuple[str, str, str]:
     return township.name, "全镇", township.committee_name()
 
 
+def _basic_of_branch(s: Summary, place: str) -> list[str]:
+    """基本情况 of one branch (a secretary's report): its members, not a count of branches."""
+    m, sec = s.members, s.secretaries
+    paragraphs = [
+        f"{place}现有党员{m.total}人,其中35周岁以下的有{m.age_35_under}人,36至55周岁的有"
+        f"{m.age_36_55}人,56周岁以上的有{m.age_56_over}人,35周岁以下有入党意向的有"
+        f"{m.applicants_35_under}人"
+        + (f"(另有{m.total - m.age_recorded}人年龄未登记)" if m.age_recorded < m.total else "")
+        + "。"
+    ]
+    if sec.village_total:
+        age = ("已达到60周岁" if sec.age_60_plus else "50周岁以上" if sec.age_50_plus
+               else "50周岁以下")
+        dual = ",书记、主任未“一肩挑”" if sec.not_dual_role else ",书记、主任“一肩挑”"
+        paragraphs.append(f"党支部书记{age}{dual}。")
+    return paragraphs
+
+
 def _basic(s: Summary, place: str, whole: str) -> list[str]:
+    if whole == "本支部":
+        return _basic_of_branch(s, place)
     b, m, sec = s.branches, s.members, s.secretaries
     village = BranchKind.village.value
     others = [k for k in BranchKind if k != BranchKind.village and b.by_kind[k.value]]
@@ -108,7 +135,7 @@ def _basic(s: Summary, place: str, whole: str) -> list[str]:
 
 
 def _work_done(session: Session, actor: Actor, s: Summary, campaign: Campaign | None,
-               township_id: int | None) -> list[str]:
+               township_id: int | None, branch_scope: bool = False) -> list[str]:
     if campaign is None:
         return ["尚无进行中的专项整治,暂无工作开展情况。"]
     paragraphs: list[str] = []
@@ -132,7 +159,14 @@ def _work_done(session: Session, actor: Actor, s: Summary, campaign: Campaign | 
     if township_id is not None:
         leaders_stmt = leaders_stmt.where(Screening.township_id == township_id)
     leaders = [f"{title or ''}{name}" for name, title in session.execute(leaders_stmt)]
-    if sc.done:
+    if sc.done and branch_scope:
+        line = f"由{'、'.join(leaders[:5])}带队" if leaders else "由领导班子成员带队"
+        line += ",完成了对本支部的排查摸底工作"
+        line += ",认定为软弱涣散" if sc.weak_lax else ""
+        paragraphs.append(line + "。")
+    elif branch_scope:
+        paragraphs.append("本支部的排查摸底工作尚未完成。")
+    elif sc.done:
         line = f"由{'、'.join(leaders[:5])}等带队" if leaders else "由领导班子成员带队"
         by = f"于{sc.due.month}月{sc.due.day}日前" if sc.due else ""
         line += f",{by}完成了对所辖{sc.done_by_due}个村、社区党支部的排查摸底工作"
@@ -193,6 +227,7 @@ def _problems_and_tasks(session: Session, actor: Actor, campaign: Campaign | Non
     task_stmt = (select(Task, Branch.name)
                  .outerjoin(Branch, col(Branch.id) == Task.branch_id)
                  .where(Task.campaign_id == campaign.id, col(Task.deleted_at).is_(None),
+                        Task.status != TaskStatus.cancelled,  # no longer a step to take
                         record_visible(actor, col(Task.township_id), col(Task.branch_id)))
                  .order_by(Task.due_on, Task.id))
     if township_id is not None:
@@ -227,7 +262,9 @@ def _problems_and_tasks(session: Session, actor: Actor, campaign: Campaign | Non
 
 def build_document(*, session: Session, actor: Actor, summary: Summary) -> ReportDocument:
     township_id = summary.scope.township_id
-    place, whole, signature = _place(session, township_id)
+    # a secretary reads her own branch: the report is that branch's, worded for a branch
+    branch_id = actor.branch_id if actor.role == Role.branch_secretary else None
+    place, whole, signature = _place(session, township_id, branch_id)
     campaign = (session.get(Campaign, summary.scope.campaign_id)
                 if summary.scope.campaign_id else None)
     problems_text, plans = _problems_and_tasks(session, actor, campaign, township_id, whole)
@@ -237,7 +274,8 @@ def build_document(*, session: Session, actor: Actor, summary: Summary) -> Repor
         opening=f"现将{place}{campaign_name}相关工作开展情况汇报如下:",
         sections=[
             Section("一、基本情况", _basic(summary, place, whole)),
-            Section("二、工作开展情况", _work_done(session, actor, summary, campaign, township_id)),
+            Section("二、工作开展情况", _work_done(session, actor, summary, campaign, township_id,
+                                            branch_scope=branch_id is not None)),
             Section("三、存在的问题", problems_text),
             Section("四、下一步工作打算", plans),
         ],

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, String, cast, exists, select
 from sqlmodel import Session, col
 
 from app import clock
@@ -29,7 +29,13 @@ from app.services.campaigns import campaign_criteria, check_campaign, get_campai
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.pagination import PageParams, keyset_page
 from app.services.problems import create_problem
-from app.services.records import apply_changes, check_version, get_visible, where_equal
+from app.services.records import (
+    apply_changes,
+    check_version,
+    get_visible,
+    soft_delete,
+    where_equal,
+)
 
 TARGET_KINDS = (BranchKind.village, BranchKind.community)
 
@@ -38,10 +44,20 @@ def _criteria(session: Session, campaign_id: int) -> list[Criterion]:
     return [c for c in campaign_criteria(session, campaign_id) if c.kind == CriterionKind.criterion]
 
 
+SOUND_WITH_HITS_MESSAGE = (
+    "有情形被判定为存在、结论却为“未发现软弱涣散”时,须在情况说明中写明研判意见"
+)
+
+
 def _check_results(
-    session: Session, campaign_id: int, results: list[CriterionResult], conclusion: Conclusion
+    session: Session, campaign_id: int, results: list[CriterionResult], conclusion: Conclusion,
+    summary: str | None,
 ) -> list[dict[str, Any]]:
-    """One result per criterion of the campaign; a concluded screening covers all of them."""
+    """One result per criterion of the campaign; a concluded screening covers all of them.
+
+    A noted criterion with the conclusion `sound` needs the judgement (研判意见) in
+    `summary`. Raises Invalid (`results`, `conclusion`, `summary`).
+    """
     criteria = {c.code: c for c in _criteria(session, campaign_id)}
     seen: set[str] = set()
     for r in results:
@@ -56,8 +72,8 @@ def _check_results(
         names = "、".join(criteria[c].label for c in sorted(missing))
         raise Invalid("results", f"得出结论前须逐项填写排查结果,尚缺:{names}")
     hits = [r for r in results if r.hit]
-    if conclusion == Conclusion.sound and hits:
-        raise Invalid("conclusion", "有情形被判定为存在,结论不能为“未发现软弱涣散”")
+    if conclusion == Conclusion.sound and hits and not (summary or "").strip():
+        raise Invalid("summary", SOUND_WITH_HITS_MESSAGE)
     if conclusion == Conclusion.weak_lax and not hits:
         raise Invalid("conclusion", "认定为软弱涣散须至少有一项情形存在")
     return [r.model_dump() for r in results]
@@ -86,6 +102,10 @@ def _sync_weak_lax(session: Session, branch_id: int, *, was_weak_lax: bool = Fal
 
 
 def create_screening(*, session: Session, actor: Actor, data: ScreeningCreate) -> Screening:
+    """Record a screening of a branch in a campaign (one per campaign and branch).
+
+    Raises Invalid (`branch_id`, `results`, `conclusion`, `summary`), Forbidden, Conflict.
+    """
     check_campaign(session, data.campaign_id)
     try:
         branch = get_branch(session=session, actor=actor, branch_id=data.branch_id)
@@ -98,7 +118,10 @@ def create_screening(*, session: Session, actor: Actor, data: ScreeningCreate) -
     )).first()
     if clash is not None:
         raise Conflict("本次专项整治已有该党支部的排查记录,请修改原记录")
-    results = _check_results(session, data.campaign_id, data.results, data.conclusion)
+    for r in data.results:  # the link to a problem is the server's, never the client's
+        r.problem_id = None
+    results = _check_results(session, data.campaign_id, data.results, data.conclusion,
+                             data.summary)
     screening = Screening(
         **data.model_dump(exclude={"results"}), township_id=branch.township_id, results=results
     )
@@ -113,8 +136,12 @@ def update_screening(
     *, session: Session, actor: Actor, screening: Screening, data: ScreeningUpdate,
     version: int | None,
 ) -> Screening:
+    """Correct a screening; the weak-and-lax mark follows its conclusion.
+
+    Raises Forbidden, PreconditionFailed/Required, Invalid as `create_screening`.
+    """
     require_township_write(actor, screening.township_id, "排查摸底")
-    check_version(screening, version)
+    check_version(screening, version, session=session, actor_label=actor.label)
     was_weak_lax = screening.conclusion == Conclusion.weak_lax
     # No autoflush while the change is checked: one PATCH is one UPDATE (one version, one
     # audit event), and nothing reaches the database before the results are valid.
@@ -130,11 +157,11 @@ def update_screening(
             kept = [CriterionResult(**r) for code, r in old.items()
                     if code in retired and code not in sent]
             results = _check_results(session, screening.campaign_id, [*data.results, *kept],
-                                     screening.conclusion)
+                                     screening.conclusion, screening.summary)
         else:
             _check_results(session, screening.campaign_id,
                            [CriterionResult(**r) for r in screening.results],
-                           screening.conclusion)
+                           screening.conclusion, screening.summary)
     if data.results is not None:
         screening.results = results
     session.add(screening)
@@ -142,6 +169,43 @@ def update_screening(
     _sync_weak_lax(session, screening.branch_id, was_weak_lax=was_weak_lax)
     session.flush()
     return screening
+
+
+def delete_screening(
+    *, session: Session, actor: Actor, screening: Screening, version: int | None, reason: str
+) -> None:
+    """Delete (soft) a screening entered by mistake, with the reason; a weak-and-lax mark it
+    alone gave the branch is cleared. Raises Forbidden, PreconditionFailed/Required."""
+    require_township_write(actor, screening.township_id, "排查摸底")
+    check_version(screening, version, session=session, actor_label=actor.label)
+    was_weak_lax = screening.conclusion == Conclusion.weak_lax
+    soft_delete(screening, session=session, reason=reason)
+    session.add(screening)
+    session.flush()
+    _sync_weak_lax(session, screening.branch_id, was_weak_lax=was_weak_lax)
+    session.flush()
+
+
+def sound_with_hits(
+    session: Session, scope: list[ColumnElement[bool]]
+) -> list[tuple[str, list[str]]]:
+    """Screenings in `scope` that note a criterion yet conclude `sound`: (branch name, the
+    noted criteria's labels), by branch name. SQL narrows to the candidates; the JSON
+    results confirm each one."""
+    rows = session.execute(
+        select(Branch.name, Screening.campaign_id, Screening.results)
+        .join(Branch, col(Branch.id) == Screening.branch_id)
+        .where(*scope, Screening.conclusion == Conclusion.sound,
+               cast(Screening.results, String).like('%"hit": true%'))
+        .order_by(Branch.name)
+    ).all()
+    out = []
+    for name, campaign_id, results in rows:
+        labels = {c.code: c.label for c in campaign_criteria(session, campaign_id)}
+        hits = [labels.get(r["code"], r["code"]) for r in results if r.get("hit")]
+        if hits:
+            out.append((name, hits))
+    return out
 
 
 def _visible(actor: Actor) -> ColumnElement[bool]:

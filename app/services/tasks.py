@@ -4,8 +4,11 @@ pending ──start──▶ in_progress ──submit──▶ submitted ──v
                         ▲                      │
                         └──── reject (reason) ─┘
 verified ──reopen (county admin, reason)──▶ in_progress
+pending | in_progress ──cancel (township or county, reason)──▶ cancelled
 
-`overdue` is derived (due before today and not submitted or verified), never stored.
+`overdue` is derived (due before today, pending or in progress), never stored; a cancelled
+task is never overdue. Moving the due date of a started task is an extension (延期) and
+needs a reason; a task is deleted only while pending.
 """
 
 from collections.abc import Sequence
@@ -19,7 +22,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from app import clock
-from app.db import set_audit_action
+from app.db import set_audit_action, set_audit_reason
 from app.labels import label
 from app.models.audit import AuditEvent
 from app.models.base import utcnow
@@ -51,6 +54,7 @@ from app.services.records import (
     check_branch_in,
     check_version,
     get_visible,
+    soft_delete,
     where_equal,
 )
 
@@ -64,7 +68,11 @@ TRANSITIONS: dict[TaskAction, tuple[tuple[TaskStatus, ...], TaskStatus]] = {
     TaskAction.verify: ((TaskStatus.submitted,), TaskStatus.verified),
     TaskAction.reject: ((TaskStatus.submitted,), TaskStatus.in_progress),
     TaskAction.reopen: ((TaskStatus.verified,), TaskStatus.in_progress),
+    TaskAction.cancel: ((TaskStatus.pending, TaskStatus.in_progress), TaskStatus.cancelled),
 }
+# actions that must give a reason (the note)
+REASON_REQUIRED = (TaskAction.reject, TaskAction.reopen, TaskAction.cancel)
+PAST_DUE_MESSAGE = "整改时限早于今天,保存后任务立即逾期;确属补录请确认后再保存"
 
 
 def is_overdue(task: Task, today: date | None = None) -> bool:
@@ -139,12 +147,30 @@ def duplicate_evidence(
     return {t: list(v.values()) for t, v in found.items()}
 
 
-def _to_public(row: Any, duplicates: dict[int, list[DuplicateEvidence]], today: date) -> TaskPublic:
+def returned_tasks(session: Session, tasks: Sequence[Task]) -> set[int]:
+    """Of `tasks`, those in progress because the last move into `in_progress` was a reject
+    (已退回), not a start or a reopen."""
+    ids = [t.id for t in tasks if t.status == TaskStatus.in_progress and t.status_note]
+    if not ids:
+        return set()
+    last: dict[int, str] = {}
+    for entity_id, action in session.execute(
+        select(AuditEvent.entity_id, AuditEvent.action)
+        .where(AuditEvent.entity_type == "task", col(AuditEvent.entity_id).in_(ids),
+               col(AuditEvent.action).in_(("start", "reject", "reopen")))
+        .order_by(AuditEvent.id)
+    ):
+        last[entity_id] = action
+    return {i for i, action in last.items() if action == "reject"}
+
+
+def _to_public(row: Any, duplicates: dict[int, list[DuplicateEvidence]], today: date,
+               returned: set[int]) -> TaskPublic:
     task, branch_name, problem_description, problem_category = row
     return TaskPublic(
         **task.model_dump(), overdue=is_overdue(task, today), branch_name=branch_name,
         problem_description=problem_description, problem_category=problem_category,
-        duplicate_evidence=duplicates.get(task.id, []),
+        duplicate_evidence=duplicates.get(task.id, []), returned=task.id in returned,
     )
 
 
@@ -167,7 +193,8 @@ def list_tasks(
             return [r[0].id]
     rows, cursor = keyset_page(session, stmt, keys=keys, key_of=key_of, page=page)
     duplicates = duplicate_evidence(session, [r[0].id for r in rows])
-    return [_to_public(r, duplicates, today) for r in rows], cursor
+    returned = returned_tasks(session, [r[0] for r in rows])
+    return [_to_public(r, duplicates, today, returned) for r in rows], cursor
 
 
 def get_task(*, session: Session, actor: Actor, task_id: int, for_update: bool = False) -> Task:
@@ -185,7 +212,8 @@ def task_public(session: Session, task: Task) -> TaskPublic:
         .outerjoin(Branch, col(Branch.id) == Task.branch_id)
         .where(Task.id == task.id)
     ).one()
-    return _to_public(row, duplicate_evidence(session, [task.id]), today)
+    return _to_public(row, duplicate_evidence(session, [task.id]), today,
+                      returned_tasks(session, [task]))
 
 
 def status_counts(*, session: Session, actor: Actor, filters: TaskFilters) -> dict[str, int]:
@@ -208,7 +236,18 @@ def status_counts(*, session: Session, actor: Actor, filters: TaskFilters) -> di
 
 
 
+def _check_past_due(due_on: date, allow_past_due: bool) -> None:
+    """Refuse (field `due_on`) a due date already past unless the person confirmed it."""
+    if due_on < clock.today() and not allow_past_due:
+        raise Invalid("due_on", PAST_DUE_MESSAGE)
+
+
 def create_task(*, session: Session, actor: Actor, data: TaskCreate) -> Task:
+    """A new pending task against a visible problem of a township the actor writes.
+
+    Raises Invalid (`problem_id`, `branch_id`, `due_on` when past without `allow_past_due`),
+    Forbidden.
+    """
     problem = session.scalars(
         select(Problem).where(
             Problem.id == data.problem_id, col(Problem.deleted_at).is_(None),
@@ -218,12 +257,13 @@ def create_task(*, session: Session, actor: Actor, data: TaskCreate) -> Task:
     if problem is None:
         raise Invalid("problem_id", "所选问题不存在")
     require_township_write(actor, problem.township_id, "整改任务")
+    _check_past_due(data.due_on, data.allow_past_due)
     branch_id = data.branch_id if data.branch_id is not None else problem.branch_id
     check_branch_in(session, problem.township_id, branch_id,
                     "所选党支部不存在或不属于该问题所在乡镇")
     task = Task.model_validate(
-        {**data.model_dump(), "branch_id": branch_id, "campaign_id": problem.campaign_id,
-         "township_id": problem.township_id}
+        {**data.model_dump(exclude={"allow_past_due"}), "branch_id": branch_id,
+         "campaign_id": problem.campaign_id, "township_id": problem.township_id}
     )
     session.add(task)
     session.flush()
@@ -233,11 +273,32 @@ def create_task(*, session: Session, actor: Actor, data: TaskCreate) -> Task:
 def update_task(
     *, session: Session, actor: Actor, task: Task, data: TaskUpdate, version: int | None
 ) -> Task:
+    """Correct a task's plan (title, responsible, due date, branch).
+
+    Moving `due_on` of a task that has started is an extension (audit action `extend`, with
+    the reason). Raises Forbidden, PreconditionFailed/Required (412/428), Conflict (verified
+    or cancelled), Invalid (`reason` for an extension without one, `due_on` when past
+    without `allow_past_due`, `branch_id`).
+    """
     require_township_write(actor, task.township_id, "整改任务")
-    check_version(task, version)
+    check_version(task, version, session=session, actor_label=actor.label)
     if task.status == TaskStatus.verified:
         raise Conflict("任务已销号,不能再修改;如需继续整改,请由县委组织部重新打开")
-    sent = apply_changes(task, data)
+    if task.status == TaskStatus.cancelled:
+        raise Conflict("任务已撤销,不能再修改")
+    reason = (data.reason or "").strip() or None
+    old_due = task.due_on
+    moved = data.due_on is not None and data.due_on != old_due
+    if moved:
+        assert data.due_on is not None
+        _check_past_due(data.due_on, data.allow_past_due)
+        if task.status != TaskStatus.pending:
+            if reason is None:
+                raise Invalid("reason", "任务已开始,调整整改时限(延期)须填写原因")
+            set_audit_action(session, task, "extend")
+    # named before any query below can autoflush the change into its audit event
+    set_audit_reason(session, task, reason)
+    sent = apply_changes(task, data, exclude=frozenset({"reason", "allow_past_due"}))
     if "branch_id" in sent:
         problem = session.get(Problem, task.problem_id)
         assert problem is not None
@@ -246,6 +307,24 @@ def update_task(
     session.add(task)
     session.flush()
     return task
+
+
+def delete_task(
+    *, session: Session, actor: Actor, task: Task, version: int | None, reason: str
+) -> None:
+    """Delete (soft) a task that has not started; a started one is cancelled instead.
+
+    Raises Forbidden, PreconditionFailed/Required (412/428), Conflict (not pending).
+    """
+    require_township_write(actor, task.township_id, "整改任务")
+    check_version(task, version, session=session, actor_label=actor.label)
+    if task.status != TaskStatus.pending:
+        status = label("task_status", task.status)
+        raise Conflict(f"任务当前状态为“{status}”,只有未开始的任务可以删除;"
+                       "已开始的任务请改用“撤销”并填写原因")
+    soft_delete(task, session=session, reason=reason)
+    session.add(task)
+    session.flush()
 
 
 # ---------------------------------------------------------------- lifecycle
@@ -265,6 +344,13 @@ def may_work_on(actor: Actor, task: Task) -> bool:
     if actor.role == Role.township_staff:
         return actor.township_id == task.township_id
     return _is_branch_secretary_of(actor, task)
+
+
+def may_edit(actor: Actor, task: Task) -> bool:
+    """Whether the page offers 修改 (and 删除 while pending): staff of its township, county."""
+    return (not actor.is_token and actor.role in (Role.county_admin, Role.township_staff)
+            and actor.township_id in (None, task.township_id)
+            and task.status not in (TaskStatus.verified, TaskStatus.cancelled))
 
 
 def _may_verify(actor: Actor, task: Task) -> bool:
@@ -315,6 +401,10 @@ def _authorise(actor: Actor, task: Task, action: TaskAction) -> None:
         if actor.role != Role.county_admin:
             raise Forbidden("只有县委组织部管理员可以重新打开已销号的任务")
         return
+    if action == TaskAction.cancel:
+        if not _may_verify(actor, task):
+            raise Forbidden("只有本乡镇工作人员或县委组织部可以撤销此任务")
+        return
     if not _may_verify(actor, task):
         raise Forbidden("只有本乡镇工作人员或县委组织部可以验收或退回此任务")
     if task.submitted_by_id is not None and task.submitted_by_id == actor.user_id:
@@ -330,15 +420,19 @@ def transition(
     *, session: Session, actor: Actor, task: Task, action: TaskAction, note: str | None,
     version: int | None, confirm_duplicate_evidence: bool = False,
 ) -> Task:
-    """Move `task` by `action`, or refuse with a reason (409, 403, 412, 422)."""
-    check_version(task, version)
+    """Move `task` by `action`, or refuse with a reason (409, 403, 412, 422).
+
+    reject, reopen and cancel need `note` (the reason; Invalid field `note`); the reason of
+    a cancel is also the audit event's reason.
+    """
+    check_version(task, version, session=session, actor_label=actor.label)
     sources, target = TRANSITIONS[action]
     _authorise(actor, task, action)
     if task.status not in sources:
         status, verb = label("task_status", task.status), label("task_action", action)
         raise Conflict(f"任务当前状态为“{status}”,不能{verb}")
     note = (note or "").strip() or None
-    if action in (TaskAction.reject, TaskAction.reopen) and not note:
+    if action in REASON_REQUIRED and not note:
         raise Invalid("note", f"{label('task_action', action)}须填写原因")
     if action == TaskAction.submit:
         if note:
@@ -366,6 +460,8 @@ def transition(
     elif action in (TaskAction.reject, TaskAction.reopen):
         task.completed_at = task.verified_at = task.verified_by = None
     set_audit_action(session, task, action.value)
+    if action == TaskAction.cancel:
+        set_audit_reason(session, task, note)
     session.add(task)
     session.flush()
     notify_task_event(session=session, task=task, action=action, actor=actor)
@@ -491,13 +587,19 @@ def timeline(*, session: Session, task: Task) -> list[TimelineEntry]:
         if e.action == "create":
             entries.append(TimelineEntry(at=e.at, actor=e.actor, kind="created", action="create"))
         elif e.action in TaskAction.__members__:
-            note = (e.changes.get("status_note") or [None, None])[1]
+            # a submit's note is stored as a progress update, shown as such
+            note = (None if e.action == TaskAction.submit
+                    else (e.changes.get("status_note") or [None, None])[1])
             entries.append(TimelineEntry(at=e.at, actor=e.actor, kind="transition",
                                          action=e.action, note=note))
+        elif e.action == "extend":
+            due_from, due_to = e.changes.get("due_on") or [None, None]
+            entries.append(TimelineEntry(at=e.at, actor=e.actor, kind="extend", action="extend",
+                                         reason=e.reason, due_from=due_from, due_to=due_to))
         else:
             fields = ",".join(k for k in e.changes if k != "status_note")
             entries.append(TimelineEntry(at=e.at, actor=e.actor, kind="edit", action=e.action,
-                                         note=fields or None))
+                                         note=fields or None, reason=e.reason))
     for u in list_updates(session=session, task=task):
         entries.append(TimelineEntry(at=u.created_at, actor=u.author, kind="update",
                                      action="update", note=u.note, update=u))

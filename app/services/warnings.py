@@ -1,13 +1,19 @@
 """Early warning (预警): branches ranked by the signals the records hold, each with its figure.
 
 Thresholds and weights are settings (`warn_*` in app/config.py). A branch's score is the
-sum of the weights of its signals; overdue tasks count once each up to a cap.
+sum of the weights of its signals; overdue tasks count once each up to a cap, and each
+criterion the current campaign's screening noted counts once. A branch designated weak and
+lax (that screening's conclusion, or the register's mark) carries the `weak_lax` weight.
 """
 
+import os
+import tempfile
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import xlsxwriter
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
@@ -20,7 +26,7 @@ from app.models.screening import Conclusion, EarlyWarning, Screening, WarningRea
 from app.models.task import Task
 from app.models.township import Township
 from app.services.actors import Actor, branch_visible
-from app.services.campaigns import get_campaign, latest_active
+from app.services.campaigns import campaign_criteria, get_campaign, latest_active
 from app.services.rectifications import visit_overdue_reasons
 from app.services.tasks import overdue_condition
 
@@ -69,6 +75,34 @@ def _earlier_weak_lax(
     return {int(b): str(name) for b, name in session.execute(stmt)}
 
 
+@dataclass(frozen=True)
+class CurrentScreening:
+    """What the current campaign's screening of a branch found."""
+
+    weak_lax: bool
+    hits: list[str]  # labels of the noted criteria
+
+
+def _current_screenings(
+    session: Session, branch_ids: list[int], campaign: Campaign | None
+) -> dict[int, CurrentScreening]:
+    if campaign is None:
+        return {}
+    labels = {c.code: c.label for c in campaign_criteria(session, campaign.id)}
+    rows = session.execute(
+        select(Screening.branch_id, Screening.conclusion, Screening.results)
+        .where(col(Screening.branch_id).in_(branch_ids), col(Screening.deleted_at).is_(None),
+               Screening.campaign_id == campaign.id)
+    ).all()
+    return {
+        int(b): CurrentScreening(
+            weak_lax=conclusion == Conclusion.weak_lax,
+            hits=[labels.get(r["code"], r["code"]) for r in results or [] if r.get("hit")],
+        )
+        for b, conclusion, results in rows
+    }
+
+
 def _wan(amount: Decimal) -> str:
     """An amount in 万元 as a person writes it: 2.5, 12 (not 2.50, 12.00)."""
     return f"{amount.normalize():f}"
@@ -76,11 +110,19 @@ def _wan(amount: Decimal) -> str:
 
 def _reasons(
     b: Branch, settings: Settings, today: date, overdue: int, sat: tuple[int, int] | None,
-    earlier: str | None,
+    earlier: str | None, current: CurrentScreening | None = None,
 ) -> list[tuple[str, str, Any, float]]:
     """(code, message, figure, weight) for every signal the branch shows."""
     w = settings.warn_weights
     out: list[tuple[str, str, Any, float]] = []
+    if current is not None and current.weak_lax:
+        out.append(("weak_lax", "本次排查认定为软弱涣散", True, w.get("weak_lax", 0.0)))
+    elif b.is_weak_lax:
+        out.append(("weak_lax", "已认定为软弱涣散", True, w.get("weak_lax", 0.0)))
+    if current is not None and current.hits:
+        out.append(("screening_hits",
+                    f"本次排查发现{len(current.hits)}项软弱涣散情形:{'、'.join(current.hits)}",
+                    len(current.hits), w.get("screening_hits", 0.0) * len(current.hits)))
     if b.member_count > 0 and b.members_35_under == 0:
         out.append(("no_young_members", "没有35岁及以下党员", 0, w["no_young_members"]))
     recorded = sum(x or 0 for x in (b.members_35_under, b.members_36_55, b.members_56_over))
@@ -137,10 +179,11 @@ def early_warnings(
     sat = _satisfaction_by_branch(session, ids, campaign.id if campaign else None) if ids else {}
     earlier = _earlier_weak_lax(session, ids, campaign) if ids else {}
     visits = visit_overdue_reasons(session=session, branch_ids=ids, settings=settings, today=today)
+    current = _current_screenings(session, ids, campaign) if ids else {}
     ranked = []
     for b, tname in rows:
         reasons = _reasons(b, settings, today, overdue.get(b.id, 0), sat.get(b.id),
-                           earlier.get(b.id)) + visits.get(b.id, [])
+                           earlier.get(b.id), current.get(b.id)) + visits.get(b.id, [])
         if not reasons:
             continue
         ranked.append(EarlyWarning(
@@ -150,3 +193,75 @@ def early_warnings(
         ))
     ranked.sort(key=lambda e: (-e.score, e.branch_id))
     return ranked[:limit] if limit else ranked
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One rule of the ranking as the page shows it (read-only): what, and its weight."""
+
+    signal: str
+    rule: str
+    weight: str
+
+
+def thresholds(settings: Settings) -> list[Threshold]:
+    """The thresholds and weights in force, in Chinese, for the early-warning page."""
+    w = settings.warn_weights
+
+    def weight(code: str, unit: str = "") -> str:
+        return f"{w.get(code, 0.0):g}{unit}"
+
+    return [
+        Threshold("认定为软弱涣散", "本次排查结论为软弱涣散,或名册上已认定", weight("weak_lax")),
+        Threshold("排查发现的情形", "本次排查每发现一项软弱涣散情形",
+                  weight("screening_hits", "/项")),
+        Threshold("没有年轻党员", "没有35岁及以下党员", weight("no_young_members")),
+        Threshold("党员老龄化", f"56岁及以上党员占比高于{settings.warn_old_share:.0%}",
+                  weight("aging_members")),
+        Threshold("书记年龄偏大", f"书记{settings.secretary_age_limit}岁及以上",
+                  weight("secretary_60_plus")),
+        Threshold("未“一肩挑”", "村党支部书记未兼任村委会主任", weight("no_dual_role")),
+        Threshold("集体经济薄弱",
+                  f"村集体经济收入低于{_wan(settings.low_income_threshold_wan)}万元",
+                  weight("low_collective_income")),
+        Threshold("整改任务逾期", f"每项逾期任务,最多计{settings.warn_overdue_cap}项",
+                  weight("overdue_tasks", "/项")),
+        Threshold("群众不满意",
+                  f"“不满意”占比高于{settings.warn_dissatisfied_share:.0%}"
+                  f"(至少{settings.warn_min_answers}份作答)", weight("dissatisfied_feedback")),
+        Threshold("曾被认定", "在此前的专项整治中被认定为软弱涣散", weight("earlier_weak_lax")),
+    ]
+
+
+XLSX_HEADERS = ("排名", "乡镇", "党支部", "风险分值", "预警原因")
+
+
+def _text(value: str) -> str:
+    """User text as a cell that is never a formula (a leading = + - @ tab or CR gets ')."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def warnings_xlsx(items: list[EarlyWarning], title: str) -> str:
+    """The ranked list as a workbook (typed cells: rank and score are numbers; names and
+    reasons are text, never formulas or links); answer the temporary file's path."""
+    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="warnings-")
+    os.close(fd)
+    book = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False,
+                                      "strings_to_numbers": False})
+    sheet = book.add_worksheet("预警名单")
+    bold = book.add_format({"bold": True, "border": 1, "bg_color": "#F2F2F2"})
+    wrap = book.add_format({"text_wrap": True, "valign": "top", "border": 1})
+    number = book.add_format({"valign": "top", "border": 1})
+    for i, width in enumerate((6, 14, 22, 10, 60)):
+        sheet.set_column(i, i, width)
+    sheet.write_string(0, 0, title, book.add_format({"bold": True, "font_size": 14}))
+    sheet.write_row(1, 0, XLSX_HEADERS, bold)
+    for r, w in enumerate(items, start=2):
+        sheet.write_number(r, 0, r - 1, number)
+        sheet.write_string(r, 1, _text(w.township_name or ""), wrap)
+        sheet.write_string(r, 2, _text(w.branch_name), wrap)
+        sheet.write_number(r, 3, w.score, number)
+        sheet.write_string(r, 4, _text(";".join(x.message for x in w.reasons)), wrap)
+    sheet.freeze_panes(2, 0)
+    book.close()
+    return path

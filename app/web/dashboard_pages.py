@@ -10,7 +10,7 @@ from app.models.activity import ActivityKind, ActivityPublic
 from app.models.user import Role
 from app.services import activities as activity_svc
 from app.services import townships as township_svc
-from app.services.branches import branch_choices
+from app.services.branches import branch_choices, get_branch
 from app.services.campaigns import latest_active
 from app.services.pagination import MAX_LIMIT, PageParams
 from app.services.rectification_stats import status_counts
@@ -37,9 +37,12 @@ def dashboard(request: Request, session: SessionDep, actor: CurrentActor,
                               campaign_id=campaign.id if campaign else None,
                               township_id=township_id, limit=10)
     current = next((t for t in townships if t.id == township_id), None)
+    # a secretary's board is her branch's, under the branch's name
+    branch = (get_branch(session=session, actor=actor, branch_id=actor.branch_id)
+              if actor.role == Role.branch_secretary and actor.branch_id else None)
     return render(request, "pages/dashboard.html", actor, s=data, campaign=campaign,
                   progress=progress, warnings=warnings, townships=townships, current=current,
-                  query=request.url.query, rect_statuses=status_counts(
+                  branch=branch, query=request.url.query, rect_statuses=status_counts(
                       session=session, actor=actor, campaign=campaign, township_id=township_id))
 
 

@@ -1,10 +1,12 @@
 """Pages of the rectification ledger: campaigns, problems, the task board, a task, my tasks."""
 
 from datetime import date
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from app import clock
 from app.api.deps import CurrentActor, SessionDep, SettingsDep
 from app.api.represent import Page, with_cursor
 from app.api.routing import TransactionRoute
@@ -25,6 +27,9 @@ from app.web.pages import render
 
 router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
                    default_response_class=HTMLResponse)
+
+
+BOARD_PAGE = 50  # cards per column, and per "load more"
 
 
 def _may_write(actor: Actor) -> bool:
@@ -82,7 +87,7 @@ def problem_page(request: Request, session: SessionDep, actor: CurrentActor,
         data=Page[TaskPublic](items=items, next_cursor=None),
         may_write=_may_write(actor) and actor.township_id in (None, problem.township_id),
         branches=branch_choices(session=session, actor=actor, township_id=problem.township_id),
-        category_labels=_category_labels(session, problem.campaign_id),
+        category_labels=_category_labels(session, problem.campaign_id), today=clock.today(),
         sources=source_opinions(session, problem.id),  # type: ignore[arg-type]
     )
 
@@ -90,37 +95,52 @@ def problem_page(request: Request, session: SessionDep, actor: CurrentActor,
 @router.get("/tasks")
 def tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
                branch_id: int | None = None, overdue: bool | None = None,
-               due_before: date | None = None,
+               due_before: date | None = None, status: TaskStatus | None = None,
                deadline: DeadlineBucket | None = None) -> Response:
+    """The board: a column per status (only `status`'s when given, e.g. the 待验收 queue),
+    each in (due date, id) order with "load more"."""
     if actor.role == Role.branch_secretary:
         return RedirectResponse("/my/tasks", status_code=303)
     filters = task_svc.TaskFilters(branch_id=branch_id, overdue=overdue or None,
                                    due_before=due_before, deadline=deadline)
     columns = []
-    for status in TaskStatus:
+    for column in [status] if status else list(TaskStatus):
         items, next_cursor = task_svc.list_tasks(
             session=session, actor=actor,
-            filters=task_svc.TaskFilters(**{**filters.__dict__, "status": status}),
-            page=PageParams(limit=100), order="due",
+            filters=task_svc.TaskFilters(**{**filters.__dict__, "status": column}),
+            page=PageParams(limit=BOARD_PAGE), order="due",
         )
-        columns.append((status.value, Page[TaskPublic](items=items, next_cursor=next_cursor)))
-    return render(request, "pages/tasks.html", actor, mine=False, columns=columns,
+        more_url = None
+        if next_cursor is not None:
+            query = {k: v for k, v in (("branch_id", branch_id), ("overdue", overdue or None),
+                                       ("due_before", due_before), ("deadline", deadline))
+                     if v is not None}
+            query.update(status=column.value, order="due", limit=BOARD_PAGE,
+                         cursor=next_cursor)
+            more_url = f"/api/v1/tasks?{urlencode(query)}"
+        columns.append((column.value, Page[TaskPublic](items=items, next_cursor=next_cursor),
+                        more_url))
+    return render(request, "pages/tasks.html", actor, mine=False, columns=columns, status=status,
                   counts=task_svc.status_counts(session=session, actor=actor, filters=filters),
                   filters=filters, branches=branch_choices(session=session, actor=actor),
                   deadlines=list(DeadlineBucket))
 
 
 @router.get("/my/tasks")
-def my_tasks_page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+def my_tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
+                  overdue: bool | None = None, status: TaskStatus | None = None,
+                  deadline: DeadlineBucket | None = None) -> Response:
     """A secretary's tasks: overdue first, then by due date; verified ones last."""
     if actor.role != Role.branch_secretary:
         return RedirectResponse("/tasks", status_code=303)
     items, _ = task_svc.list_tasks(session=session, actor=actor,
-                                   filters=task_svc.TaskFilters(),
+                                   filters=task_svc.TaskFilters(overdue=overdue or None,
+                                                                status=status,
+                                                                deadline=deadline),
                                    page=PageParams(limit=MAX_LIMIT), order="due")
     items.sort(key=lambda t: (not t.overdue, t.status == TaskStatus.verified, t.due_on, t.id))
-    return render(request, "pages/tasks.html", actor, mine=True,
-                  data=Page[TaskPublic](items=items, next_cursor=None))
+    return render(request, "pages/tasks.html", actor, mine=True, status=status,
+                  overdue=overdue, data=Page[TaskPublic](items=items, next_cursor=None))
 
 
 @router.get("/tasks/{task_id}")

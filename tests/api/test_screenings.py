@@ -275,10 +275,89 @@ def test_a_conclusion_needs_every_active_criterion(setup, login, conclusion):
     assert LABEL["clan_interference"] in body_["errors"][0]["message"]
 
 
-def test_sound_with_a_hit_is_refused(setup, login):
+def test_sound_with_a_hit_needs_the_judgement_in_the_summary(setup, login):
     staff = login("staff")
-    r = create(staff, setup, conclusion="sound", results=results({"rules_ignored": "x"}))
-    assert_problem(r, 422, field="conclusion")
+    hits = results({"weak_collective_economy": "集体收入依靠租赁"})
+    r = create(staff, setup, conclusion="sound", results=hits, summary="  ")
+    body_ = assert_problem(r, 422, field="summary")
+    assert "研判意见" in body_["errors"][0]["message"]
+    r = create(staff, setup, conclusion="sound", results=hits,
+               summary="收入来源单一但班子健全,经研判不列为软弱涣散")
+    assert r.status_code == 201, r.text
+    assert r.json()["conclusion"] == "sound"
+    assert not weak_lax_of(staff, setup.world.branch.id)
+    # the judgement cannot be blanked later while the noted criterion stands
+    assert_problem(staff.patch(f"{API}/screenings/{r.json()['id']}", json={"summary": ""},
+                               headers=if_match(1)), 422, field="summary")
+    report = staff.get(f"{API}/reports/summary",
+                       params={"campaign_id": setup.campaign_id}).json()
+    flagged = [w for w in report["warnings"] if w["code"] == "sound_with_hits"]
+    assert len(flagged) == 1 and "甲一村党支部" in flagged[0]["message"]
+    assert LABEL["weak_collective_economy"] in flagged[0]["message"]
+
+
+def test_a_sound_screening_without_hits_is_not_warned(setup, login):
+    staff = login("staff")
+    assert create(staff, setup).status_code == 201
+    report = staff.get(f"{API}/reports/summary",
+                       params={"campaign_id": setup.campaign_id}).json()
+    assert not [w for w in report["warnings"] if w["code"] == "sound_with_hits"]
+
+
+def test_a_client_cannot_link_a_result_to_a_problem_on_create(setup, login):
+    staff = login("staff")
+    sent = results({"rules_ignored": "x"})
+    sent[0]["problem_id"] = 999
+    for r in sent:
+        r["problem_id"] = 999
+    r = create(staff, setup, conclusion="weak_lax", results=sent)
+    assert r.status_code == 201, r.text
+    assert all(x["problem_id"] is None for x in r.json()["results"])
+
+
+DELETE_BY = {"staff": 204, "admin": 204, "otherstaff": 404, "secretary": 403, "viewer": 403}
+
+
+@pytest.mark.parametrize(("who", "expected"), list(DELETE_BY.items()))
+def test_deleting_a_screening_per_role(setup, login, who, expected):
+    staff = login("staff")
+    made = create(staff, setup, conclusion="weak_lax", results=results({"rules_ignored": "x"}))
+    sid = made.json()["id"]
+    assert weak_lax_of(staff, setup.world.branch.id)
+    r = login(who).request("DELETE", f"{API}/screenings/{sid}", headers=if_match(1),
+                           params={"reason": "录入了错误的党支部"})
+    if expected == 204:
+        assert r.status_code == 204, r.text
+        assert staff.get(f"{API}/screenings/{sid}").status_code == 404
+        assert not weak_lax_of(staff, setup.world.branch.id)  # the mark it gave is gone
+        events = login("admin").get(f"{API}/audit-events",
+                                    params={"entity_type": "screening", "entity_id": sid})
+        assert events.status_code == 200, events.text
+        items = events.json()["items"]
+        assert any(e["reason"] == "录入了错误的党支部" for e in items)
+    else:
+        assert_problem(r, expected)
+        assert staff.get(f"{API}/screenings/{sid}").status_code == 200
+
+
+def test_deleting_a_screening_needs_a_reason_and_the_version(setup, login):
+    staff = login("staff")
+    sid = create(staff, setup).json()["id"]
+    assert_problem(staff.request("DELETE", f"{API}/screenings/{sid}", headers=if_match(1)),
+                   422, field="reason")
+    assert_problem(staff.request("DELETE", f"{API}/screenings/{sid}",
+                                 params={"reason": "重复"}), 428)
+    assert_problem(staff.request("DELETE", f"{API}/screenings/{sid}", headers=if_match(7),
+                                 params={"reason": "重复"}), 412)
+    r = staff.request("DELETE", f"{API}/screenings/{sid}", json={"reason": "重复录入"},
+                      headers=if_match(1))
+    assert r.status_code == 204, r.text
+
+
+def test_the_new_screening_form_preselects_no_conclusion(setup, login):
+    html = login("staff").get(f"/screenings/new?branch_id={setup.world.branch.id}").text
+    assert '<option value="pending" selected>' in html
+    assert '<option value="weak_lax" selected>' not in html
 
 
 def test_weak_lax_without_a_hit_is_refused(setup, login):
@@ -308,8 +387,9 @@ def test_concluding_a_partial_screening_by_patch_is_checked(setup, login):
     r = staff.patch(url, headers=if_match(1), json={
         "conclusion": "weak_lax", "results": results({"poor_service": "群众反映办事难"})})
     assert r.status_code == 200, r.text
-    assert_problem(staff.patch(url, json={"conclusion": "sound"}, headers=if_match(2)),
-                   422, field="conclusion")
+    # sound with a noted criterion needs the judgement (研判意见) in the summary
+    assert_problem(staff.patch(url, json={"conclusion": "sound", "summary": None},
+                               headers=if_match(2)), 422, field="summary")
 
 
 @pytest.mark.parametrize(("field", "value"), [
@@ -817,3 +897,22 @@ def test_pages_render_for_every_reader_and_readers_cannot_edit(setup, login):
     assert login("otherstaff").get(f"/screenings/{sid}").status_code == 404
     assert login("viewer").get(f"/screenings/new?branch_id={setup.world.branch.id}"
                                ).status_code == 403
+
+
+def test_a_stale_screening_page_shows_the_current_record(setup, login):
+    staff = login("staff")
+    sid = create(staff, setup).json()["id"]
+    url = f"{API}/screenings/{sid}"
+    assert staff.patch(url, json={"summary": "第一次修改"}, headers=if_match(1)).status_code == 200
+    # the same person's old tab saves again: no blame, the current record is shown
+    r = staff.patch(url, json={"summary": "旧页面", "version": 1}, headers={"HX-Request": "true"})
+    assert r.status_code == 412
+    assert "可能是您在另一页面的操作" in r.text and "他人" not in r.text
+    assert "第一次修改" in r.text and 'id="screening-form"' in r.text
+    # someone else's change is named as such
+    r = login("admin").patch(url, json={"summary": "县里修改"}, headers=if_match(2))
+    assert r.status_code == 200
+    r = staff.patch(url, json={"summary": "旧页面", "version": 2}, headers={"HX-Request": "true"})
+    assert r.status_code == 412 and "此记录已被他人修改" in r.text and "县里修改" in r.text
+    body_ = assert_problem(staff.patch(url, json={"summary": "x"}, headers=if_match(2)), 412)
+    assert "他人" in body_["title"]

@@ -5,10 +5,12 @@ pending ─start─▶ in_progress ─submit─▶ submitted ─verify─▶ ver
 submitted ─reject(reason)─▶ in_progress; verified ─reopen(county admin, reason)─▶ in_progress.
 """
 
+import re
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from html import unescape as html_unescape
 from typing import Any
 
 import pytest
@@ -216,9 +218,9 @@ def test_a_move_from_the_wrong_state_answers_409_saying_why(
     r = move(login("admin"), task_id, action, note=NOTE.get(action, "说明"))
     body = assert_problem(r, 409)
     labels = {"pending": "未开始", "in_progress": "整改中", "submitted": "待验收",
-              "verified": "已销号"}
+              "verified": "已销号", "cancelled": "已撤销"}
     verbs = {"start": "开始整改", "submit": "提交验收", "verify": "验收销号", "reject": "退回",
-             "reopen": "重新打开"}
+             "reopen": "重新打开", "cancel": "撤销任务"}
     assert labels[status.value] in body["detail"] and verbs[action] in body["detail"]
     assert stored(engine, task_id).status == status
 
@@ -444,8 +446,8 @@ def _slow_version_check(monkeypatch: pytest.MonkeyPatch) -> None:
     started together have both read the task before either writes (the race to lose)."""
     real = task_service.check_version
 
-    def slow(record: Any, expected: int | None) -> None:
-        real(record, expected)
+    def slow(record: Any, expected: int | None, **kw: Any) -> None:
+        real(record, expected, **kw)
         time.sleep(0.3)
 
     monkeypatch.setattr(task_service, "check_version", slow)
@@ -651,3 +653,337 @@ def test_changes_feed_carries_problems_tasks_updates_and_attachments(
     assert attachment["file_name"] == "现场.jpg" and attachment["size"] == len(jpeg)
     assert "storage_key" not in attachment
     assert attachment["sha256"] == r.json()["attachments"][0]["sha256"]
+
+
+# ---------------------------------------------------------------- corrections (issue 9)
+
+
+def _caller(who: str, ledger: Ledger, login: Any, client: Any) -> tuple[Any, dict[str, str]]:
+    if who.endswith("_token"):
+        return client, bearer(getattr(ledger, who))
+    return login(who), {}
+
+
+# who → expected status of cancelling a task of 甲一村 (township staff or county, reason)
+CANCEL_BY = {
+    "staff": 200, "admin": 200, "secretary": 403, "siblingsecretary": 404,
+    "otherstaff": 404, "viewer": 403, "countyviewer": 403, "read_token": 403,
+    "write_token": 403,
+}
+
+
+@pytest.mark.parametrize("source", [TaskStatus.pending, TaskStatus.in_progress])
+@pytest.mark.parametrize("who", list(CANCEL_BY))
+def test_cancel_per_role(engine: Engine, ledger: Ledger, login: Any, client: Any, move: Any,
+                         who: str, source: TaskStatus) -> None:
+    task_id = add_task(engine, ledger, source, due_on=TODAY - timedelta(days=3))
+    caller, headers = _caller(who, ledger, login, client)
+    r = move(caller, task_id, "cancel", note="问题已由县级统一解决", headers=headers)
+    expected = CANCEL_BY[who]
+    after = stored(engine, task_id)
+    if expected == 200:
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["status"] == "cancelled" and body["overdue"] is False  # never overdue
+        assert after.status == TaskStatus.cancelled and after.status_note == "问题已由县级统一解决"
+    else:
+        assert_problem(r, expected)
+        assert after.status == source and after.version == 1
+
+
+@pytest.mark.parametrize("status", [TaskStatus.submitted, TaskStatus.verified,
+                                    TaskStatus.cancelled])
+def test_cancel_only_from_pending_or_in_progress(
+    engine: Engine, ledger: Ledger, login: Any, move: Any, status: TaskStatus
+) -> None:
+    task_id = add_task(engine, ledger, status, submitted_by="staff")
+    body = assert_problem(move(login("admin"), task_id, "cancel", note="不再需要"), 409)
+    assert "撤销" in body["detail"]
+
+
+@pytest.mark.parametrize("note", [None, "", "  "])
+def test_cancel_needs_a_reason(engine: Engine, ledger: Ledger, login: Any, move: Any,
+                               note: str | None) -> None:
+    task_id = add_task(engine, ledger, TaskStatus.in_progress)
+    assert_problem(move(login("staff"), task_id, "cancel", note=note), 422, field="note")
+    assert stored(engine, task_id).status == TaskStatus.in_progress
+
+
+def test_cancel_checks_the_version(engine: Engine, ledger: Ledger, login: Any,
+                                   move: Any) -> None:
+    task_id = add_task(engine, ledger)
+    staff = login("staff")
+    assert_problem(move(staff, task_id, "cancel", note="重复", version=None), 428)
+    assert_problem(move(staff, task_id, "cancel", note="重复", version=5), 412)
+
+
+def test_a_cancelled_task_is_counted_apart_and_never_overdue(
+    engine: Engine, ledger: Ledger, login: Any, move: Any
+) -> None:
+    late = add_task(engine, ledger, TaskStatus.in_progress, due_on=TODAY - timedelta(days=2))
+    add_task(engine, ledger, TaskStatus.pending)
+    staff = login("staff")
+    before = staff.get(f"{API}/reports/summary", params={"campaign_id": ledger.campaign_id}).json()
+    assert before["tasks"]["overdue"] == 1 and before["tasks"]["total"] == 2
+    assert move(staff, late, "cancel", note="合并到其他任务").status_code == 200
+    after = staff.get(f"{API}/reports/summary", params={"campaign_id": ledger.campaign_id}).json()
+    assert after["tasks"]["by_status"]["cancelled"] == 1
+    assert after["tasks"]["total"] == 1 and after["tasks"]["overdue"] == 0
+    assert late not in _ids(staff, overdue="true")
+    assert late in _ids(staff, status="cancelled")
+    assert_problem(staff.patch(f"{API}/tasks/{late}", json={"title": "x"},
+                               headers={"If-Match": f'"{current_version(engine, late)}"'}), 409)
+    html = staff.get(f"{API}/tasks/{late}", headers={"HX-Request": "true"}).text
+    assert "已撤销" in html and "合并到其他任务" in html
+
+
+DELETE_BY = {
+    "staff": 204, "admin": 204, "write_token": 204, "secretary": 403,
+    "siblingsecretary": 404, "otherstaff": 404, "viewer": 403, "read_token": 403,
+}
+
+
+@pytest.mark.parametrize("who", list(DELETE_BY))
+def test_delete_a_pending_task_per_role(engine: Engine, ledger: Ledger, login: Any,
+                                        client: Any, who: str) -> None:
+    task_id = add_task(engine, ledger)
+    caller, headers = _caller(who, ledger, login, client)
+    r = caller.request("DELETE", f"{API}/tasks/{task_id}", params={"reason": "重复录入"},
+                       headers={"If-Match": '"1"', **headers})
+    if DELETE_BY[who] == 204:
+        assert r.status_code == 204, r.text
+        assert login("admin").get(f"{API}/tasks/{task_id}").status_code == 404
+        events = login("admin").get(f"{API}/audit-events", params={
+            "entity_type": "task", "entity_id": task_id}).json()["items"]
+        assert [e["reason"] for e in events if e["action"] == "delete"] == ["重复录入"]
+    else:
+        assert_problem(r, DELETE_BY[who])
+        assert stored(engine, task_id).deleted_at is None
+
+
+@pytest.mark.parametrize("status", [TaskStatus.in_progress, TaskStatus.submitted,
+                                    TaskStatus.verified, TaskStatus.cancelled])
+def test_a_started_task_is_not_deleted_but_cancelled(
+    engine: Engine, ledger: Ledger, login: Any, status: TaskStatus
+) -> None:
+    task_id = add_task(engine, ledger, status)
+    r = login("staff").request("DELETE", f"{API}/tasks/{task_id}", json={"reason": "不需要"},
+                               headers={"If-Match": '"1"'})
+    body = assert_problem(r, 409)
+    assert "撤销" in body["detail"]
+    assert stored(engine, task_id).deleted_at is None
+
+
+def test_delete_needs_a_reason_and_the_version(engine: Engine, ledger: Ledger,
+                                               login: Any) -> None:
+    task_id = add_task(engine, ledger)
+    staff = login("staff")
+    url = f"{API}/tasks/{task_id}"
+    assert_problem(staff.request("DELETE", url, headers={"If-Match": '"1"'}), 422, field="reason")
+    assert_problem(staff.request("DELETE", url, params={"reason": "重复"}), 428)
+    assert_problem(staff.request("DELETE", url, params={"reason": "重复"},
+                                 headers={"If-Match": '"9"'}), 412)
+    assert stored(engine, task_id).deleted_at is None
+
+
+def test_moving_the_due_date_of_a_started_task_is_an_extension_with_a_reason(
+    engine: Engine, ledger: Ledger, login: Any
+) -> None:
+    old_due = TODAY + timedelta(days=5)
+    task_id = add_task(engine, ledger, TaskStatus.in_progress, due_on=old_due)
+    staff = login("staff")
+    new_due = (TODAY + timedelta(days=40)).isoformat()
+    url = f"{API}/tasks/{task_id}"
+    body = assert_problem(staff.patch(url, json={"due_on": new_due}, headers={"If-Match": '"1"'}),
+                          422, field="reason")
+    assert "延期" in body["errors"][0]["message"]
+    assert stored(engine, task_id).due_on == old_due
+    # other corrections of a started task need no reason
+    r = staff.patch(url, json={"responsible_person": "李四"}, headers={"If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+    # the whole form comes back (the branch too, unchanged): the reason still holds
+    r = staff.patch(url, json={"due_on": new_due, "reason": "等待上级资金到位",
+                               "branch_id": ledger.world.branch.id},
+                    headers={"If-Match": '"2"'})
+    assert r.status_code == 200, r.text
+    assert r.json()["due_on"] == new_due
+    events = login("admin").get(f"{API}/audit-events", params={
+        "entity_type": "task", "entity_id": task_id}).json()["items"]
+    extend = [e for e in events if e["action"] == "extend"]
+    assert len(extend) == 1 and extend[0]["reason"] == "等待上级资金到位"
+    assert extend[0]["changes"]["due_on"] == [old_due.isoformat(), new_due]
+    timeline = staff.get(url, headers={"HX-Request": "true"}).text
+    timeline = timeline[timeline.index('id="timeline"'):]
+    assert "延期" in timeline and f"{old_due.isoformat()} → {new_due}" in timeline
+    assert "等待上级资金到位" in timeline
+
+
+def test_re_dating_a_pending_task_is_no_extension(engine: Engine, ledger: Ledger,
+                                                  login: Any) -> None:
+    task_id = add_task(engine, ledger)
+    r = login("staff").patch(f"{API}/tasks/{task_id}", headers={"If-Match": '"1"'},
+                             json={"due_on": (TODAY + timedelta(days=9)).isoformat()})
+    assert r.status_code == 200, r.text
+
+
+EXTEND_BY = {"staff": 200, "admin": 200, "write_token": 200, "secretary": 403,
+             "otherstaff": 404, "viewer": 403, "read_token": 403}
+
+
+@pytest.mark.parametrize("who", list(EXTEND_BY))
+def test_extension_per_role(engine: Engine, ledger: Ledger, login: Any, client: Any,
+                            who: str) -> None:
+    task_id = add_task(engine, ledger, TaskStatus.in_progress)
+    caller, headers = _caller(who, ledger, login, client)
+    new_due = (TODAY + timedelta(days=90)).isoformat()
+    r = caller.patch(f"{API}/tasks/{task_id}", json={"due_on": new_due, "reason": "汛期停工"},
+                     headers={"If-Match": '"1"', **headers})
+    if EXTEND_BY[who] == 200:
+        assert r.status_code == 200, r.text
+        assert stored(engine, task_id).due_on.isoformat() == new_due
+    else:
+        assert_problem(r, EXTEND_BY[who])
+        assert stored(engine, task_id).version == 1
+
+
+def test_a_due_date_already_past_needs_confirmation(engine: Engine, ledger: Ledger,
+                                                    login: Any) -> None:
+    staff = login("staff")
+    past = (TODAY - timedelta(days=3)).isoformat()
+    new = {"problem_id": ledger.problem_id, "title": "补录的任务", "due_on": past}
+    body = assert_problem(staff.post(f"{API}/tasks", json=new), 422, field="due_on")
+    assert "早于今天" in body["errors"][0]["message"]
+    r = staff.post(f"{API}/tasks", json={**new, "allow_past_due": True})
+    assert r.status_code == 201, r.text
+    assert r.json()["overdue"] is True and "allow_past_due" not in r.json()
+    task_id = add_task(engine, ledger)
+    url = f"{API}/tasks/{task_id}"
+    assert_problem(staff.patch(url, json={"due_on": past}, headers={"If-Match": '"1"'}),
+                   422, field="due_on")
+    r = staff.patch(url, json={"due_on": past, "allow_past_due": True},
+                    headers={"If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+    # correcting another field of a task already overdue is not refused for its due date
+    r = staff.patch(url, json={"title": "改名", "due_on": past}, headers={"If-Match": '"2"'})
+    assert r.status_code == 200, r.text
+
+
+# ---------------------------------------------------------------- stale pages
+
+
+def test_a_412_after_ones_own_change_does_not_blame_someone_else(
+    engine: Engine, ledger: Ledger, login: Any, move: Any
+) -> None:
+    task_id = add_task(engine, ledger, TaskStatus.submitted)
+    staff = login("staff")
+    assert move(staff, task_id, "verify", version=1).status_code == 200
+    # the old page (version 1) pressed again: the same person changed it
+    r = move(staff, task_id, "reject", note="x", version=1)
+    body = assert_problem(r, 412)
+    assert "他人" not in body["title"] + body["detail"]
+    assert "可能是您在另一页面的操作" in body["detail"]
+    html = staff.post(f"{API}/tasks/{task_id}/transitions", headers={"HX-Request": "true"},
+                      json={"action": "reject", "note": "x", "version": 1})
+    assert html.status_code == 412
+    assert 'id="task-detail"' in html.text and "已销号" in html.text  # the current record
+    assert "可能是您在另一页面的操作" in html.text and "他人" not in html.text
+    # someone else's change is named as such
+    other = add_task(engine, ledger)
+    assert move(login("staff2"), other, "start", version=1).status_code == 200
+    body = assert_problem(move(staff, other, "cancel", note="x", version=1), 412)
+    assert "他人" in body["title"]
+    html = staff.post(f"{API}/tasks/{other}/transitions", headers={"HX-Request": "true"},
+                      json={"action": "cancel", "note": "x", "version": 1})
+    assert html.status_code == 412 and "已被他人修改" in html.text and "整改中" in html.text
+
+
+def test_signed_in_answers_are_not_stored_by_the_browser(
+    engine: Engine, ledger: Ledger, login: Any, client: Any
+) -> None:
+    task_id = add_task(engine, ledger)
+    staff = login("staff")
+    for url in (f"/tasks/{task_id}", "/tasks", "/dashboard", f"{API}/tasks/{task_id}"):
+        r = staff.get(url)
+        assert r.status_code == 200, (url, r.text)
+        assert r.headers["cache-control"] == "no-store", url
+    assert "no-store" not in staff.get("/static/app.css").headers.get("cache-control", "")
+    r = client.get(f"{API}/tasks/{task_id}", headers=bearer(ledger.read_token))
+    assert r.status_code == 200 and "cache-control" not in r.headers  # no session cookie
+
+
+# ---------------------------------------------------------------- the board and the cards
+
+
+def test_the_board_reaches_every_task_in_its_own_order(
+    engine: Engine, ledger: Ledger, login: Any
+) -> None:
+    from app.models.problem import Problem
+
+    with committed(engine) as s:
+        problem = s.get(Problem, ledger.problem_id)
+        made = [make_task(s, problem, due_on=TODAY + timedelta(days=i % 7)).id
+                for i in range(117)]
+    staff = login("staff")
+    page = staff.get("/tasks")
+    assert page.status_code == 200
+    column = page.text[page.text.index('id="col-pending"'):page.text.index('id="col-in_progress"')]
+    assert '<span class="count">117</span>' in column
+    seen = [int(x) for x in re.findall(r'id="task-(\d+)"', column)]
+    more = re.findall(r'hx-get="([^"]+)"', column)
+    while more:
+        url = html_unescape(more[0])
+        fragment = staff.get(url, headers={"HX-Request": "true"})
+        assert fragment.status_code == 200, fragment.text
+        seen += [int(x) for x in re.findall(r'id="task-(\d+)"', fragment.text)]
+        more = re.findall(r'hx-get="([^"]+)"', fragment.text)
+    due = stored_due(engine, made)
+    assert seen == sorted(made, key=lambda i: (due[i], i))
+
+
+def stored_due(engine: Engine, ids: list[int]) -> dict[int, date]:
+    from app.models.task import Task
+
+    with committed(engine) as s:
+        return {t.id: t.due_on for t in s.scalars(select(Task).where(Task.id.in_(ids)))}
+
+
+def test_a_secretary_sees_returned_and_the_reason_after_a_reject(
+    engine: Engine, ledger: Ledger, login: Any, move: Any
+) -> None:
+    task_id = add_task(engine, ledger, TaskStatus.submitted)
+    assert move(login("staff"), task_id, "reject", note="缺少会议记录照片").status_code == 200
+    secretary = login("secretary")
+    card = secretary.get("/my/tasks").text
+    card = card[card.index(f'id="task-{task_id}"'):]
+    assert "已退回" in card and "缺少会议记录照片" in card and "整改中" not in card[:400]
+    assert secretary.get(f"{API}/tasks/{task_id}").json()["returned"] is True
+    # once she starts over and submits, it is no longer "returned"
+    r = secretary.post(f"{API}/tasks/{task_id}/updates", data={"note": "补充了照片"})
+    assert r.status_code == 201
+    assert move(secretary, task_id, "submit").status_code == 200
+    assert secretary.get(f"{API}/tasks/{task_id}").json()["returned"] is False
+
+
+def test_the_dashboard_links_the_submitted_queue(
+    engine: Engine, ledger: Ledger, login: Any
+) -> None:
+    waiting = add_task(engine, ledger, TaskStatus.submitted)
+    working = add_task(engine, ledger, TaskStatus.in_progress)
+    staff = login("staff")
+    html = staff.get("/dashboard").text
+    assert re.search(r'href="/tasks\?status=submitted"[^>]*>待验收 1 项', html)
+    queue = staff.get("/tasks?status=submitted").text
+    assert f'id="task-{waiting}"' in queue and f'id="task-{working}"' not in queue
+
+
+def test_a_secretarys_dashboard_links_her_own_queues(
+    engine: Engine, ledger: Ledger, login: Any
+) -> None:
+    waiting = add_task(engine, ledger, TaskStatus.submitted)
+    working = add_task(engine, ledger, TaskStatus.in_progress)
+    secretary = login("secretary")
+    html = secretary.get("/dashboard").text
+    assert 'href="/my/tasks?status=submitted"' in html
+    queue = secretary.get("/my/tasks?status=submitted").text
+    assert f'id="task-{waiting}"' in queue and f'id="task-{working}"' not in queue
+    assert "查看全部" in queue

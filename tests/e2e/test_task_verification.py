@@ -103,7 +103,15 @@ def status(page: Page):  # type: ignore[no-untyped-def]
 def test_secretary_reports_with_a_photo_staff_rejects_then_verifies(  # type: ignore[no-untyped-def]
     page: Page, desktop: BrowserContext, ledger: Ledger, log_in, shoot
 ) -> None:
-    # --- the secretary, on a phone (390×844), finds the task and starts work
+    # --- the secretary, on a phone (390×844), finds the task and starts work; starting and
+    # submitting ask for confirmation, which she gives
+    questions: list[str] = []
+
+    def confirm(dialog) -> None:  # type: ignore[no-untyped-def]
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", confirm)
     log_in(page, "secretary")
     page.goto("/my/tasks")
     expect(page.get_by_role("heading", name="我的支部任务")).to_be_visible()
@@ -120,6 +128,7 @@ def test_secretary_reports_with_a_photo_staff_rejects_then_verifies(  # type: ig
     assert_big_enough(page, action(page, "开始整改"))
     action(page, "开始整改").click()
     expect(status(page)).to_have_text("整改中")
+    assert questions and "确定开始整改" in questions[-1]
     expect(page.get_by_role("button", name="验收销号")).to_have_count(0)
 
     # --- a note and a photo: the chosen file is listed before it goes up
@@ -170,6 +179,7 @@ def test_secretary_reports_with_a_photo_staff_rejects_then_verifies(  # type: ig
     # --- submitted for acceptance; the secretary cannot verify it herself
     action(page, "提交验收").click()
     expect(status(page)).to_have_text("待验收")
+    assert "确定提交验收" in questions[-1]
     expect(page.get_by_role("button", name="验收销号")).to_have_count(0)
     expect(page.get_by_role("button", name="退回")).to_have_count(0)
 
@@ -192,21 +202,27 @@ def test_secretary_reports_with_a_photo_staff_rejects_then_verifies(  # type: ig
 
     staff.get_by_label("验收意见(退回须填写原因)").fill("照片不清晰,请补充会议记录")
     action(staff, "退回").click()
-    expect(status(staff)).to_have_text("整改中")
+    expect(status(staff)).to_have_text("已退回")
     expect(staff.locator("#flash")).to_be_empty()
     expect(staff.locator("#timeline")).to_contain_text("退回:照片不清晰,请补充会议记录")
 
-    # --- the secretary sees why, and submits again (a note is needed after a rejection)
-    page.reload()
-    expect(status(page)).to_have_text("整改中")
+    # --- the secretary sees why (已退回, not 整改中), and submits again (a note is needed
+    # after a rejection); her note shows once in the timeline
+    page.goto("/my/tasks")
+    card = page.locator(f"#task-{ledger.task_id}")
+    expect(card.locator(".status-tag")).to_have_text("已退回")
+    expect(card).to_contain_text("照片不清晰,请补充会议记录")
+    card.get_by_role("link", name=TASK_TITLE).click()
+    expect(status(page)).to_have_text("已退回")
     expect(page.locator("#status-note")).to_contain_text("照片不清晰,请补充会议记录")
     action(page, "提交验收").click()
     expect(page.locator("#err-note")).to_have_text("提交验收前须填写整改进展")
-    expect(status(page)).to_have_text("整改中")
+    expect(status(page)).to_have_text("已退回")
     page.get_by_label("完成情况说明(提交验收时填写)").fill("已补充会议记录和签到表")
     action(page, "提交验收").click()
     expect(status(page)).to_have_text("待验收")
     expect(page.locator("#timeline")).to_contain_text("已补充会议记录和签到表")
+    expect(page.locator("#timeline li", has_text="已补充会议记录和签到表")).to_have_count(1)
     expect(page.get_by_role("button", name="验收销号")).to_have_count(0)
 
     # --- staff verifies (验收销号)
@@ -235,9 +251,12 @@ def test_secretary_reports_with_a_photo_staff_rejects_then_verifies(  # type: ig
     expect(page.locator("#report-form")).to_have_count(0)
 
 
-def test_a_stale_task_page_says_to_reload(  # type: ignore[no-untyped-def]
-    desktop: BrowserContext, ledger: Ledger, log_in, shoot
+def test_a_stale_task_page_shows_the_current_record(  # type: ignore[no-untyped-def]
+    page: Page, desktop: BrowserContext, ledger: Ledger, log_in, shoot
 ) -> None:
+    """Two tabs of the same person: the second, stale one shows the current record and
+    does not blame someone else; a change by another person is named as such."""
+    desktop.on("page", lambda p: p.on("dialog", lambda d: d.accept()))
     first = desktop.new_page()
     log_in(first, "staff")
     first.goto(f"/tasks/{ledger.task_id}")
@@ -251,15 +270,26 @@ def test_a_stale_task_page_says_to_reload(  # type: ignore[no-untyped-def]
     with second.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
         action(second, "开始整改").click()
     assert answer.value.status == 412
-    flash = second.locator("#flash")
-    expect(flash).to_contain_text("记录已被他人修改")
-    expect(flash).to_contain_text("请刷新后查看最新内容")
-    reload = flash.get_by_role("link", name="刷新查看最新内容")
-    expect(reload).to_be_visible()
-    expect(status(second)).to_have_text("未开始")  # nothing changed on the stale page
+    note = second.locator("#stale-note")
+    expect(note).to_have_text("此记录已更新(可能是您在另一页面的操作),已显示最新内容")
+    expect(second.locator("#task-detail")).not_to_contain_text("他人")
+    expect(status(second)).to_have_text("整改中")  # the current record, with its buttons
+    expect(action(second, "提交验收")).to_be_visible()
     shoot(second, "task-412")
 
-    reload.click()
-    expect(status(second)).to_have_text("整改中")
-    expect(second.locator("#flash")).to_be_empty()
-    expect(action(second, "提交验收")).to_be_visible()
+    # the secretary, on her phone, reports and submits: a change by someone else
+    page.on("dialog", lambda d: d.accept())
+    log_in(page, "secretary")
+    page.goto(f"/tasks/{ledger.task_id}")
+    page.locator("#report-form").get_by_label("进展情况").fill("已整改完毕")
+    page.locator("#report-form").get_by_role("button", name="上报进展").click()
+    expect(page.locator("#task-detail").get_by_role("status")).to_have_text("整改进展已上报")
+    action(page, "提交验收").click()
+    expect(status(page)).to_have_text("待验收")
+
+    with second.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
+        action(second, "提交验收").click()
+    assert answer.value.status == 412
+    expect(second.locator("#stale-note")).to_have_text(
+        "此记录已被他人修改,已显示最新内容,请核对后再操作")
+    expect(status(second)).to_have_text("待验收")

@@ -2,16 +2,20 @@
 
 The fixture, with the default weights of app/config.py (thresholds: 56+ share above 0.5,
 secretary 60 or older, income under 5 万元, dissatisfied share above 0.3 of at least 5
-answered forms, overdue tasks counted up to 3):
+answered forms, overdue tasks counted up to 3; this campaign's screening: weak and lax 4,
+each noted criterion 1):
 
 | branch (township) | signals                                               | score         |
 |-------------------|-------------------------------------------------------|---------------|
 | 老树村 (南镇)     | no 35-, 56+ 12/20, secretary 63, no 一肩挑, 2.5 万元  | 2+1.5+2+1+1.5 |
+| 平安村 (南镇)     | screened weak and lax now (1 criterion), no 一肩挑     | 4+1+1 = 6     |
 | 新苗村 (南镇)     | 4 overdue tasks (3 count), dissatisfied 3/6           | 3×1+2 = 5     |
 | 河东社区 (南镇)   | weak and lax in 2023 (4/4 dissatisfied: too few)      | 3             |
 | 北山村 (北镇)     | secretary 70, no 一肩挑                                | 2+1 = 3       |
 | 镇机关 (南镇)     | no member aged 35 or under                            | 2             |
-| 平安村 (南镇)     | none (its weak-and-lax conclusion is this campaign's) | —             |
+
+平安村's weak-and-lax conclusion is this campaign's, so it is not "earlier" (3); it is the
+designation (4) and the noted criterion (1) that rank it second.
 """
 
 from dataclasses import dataclass
@@ -52,7 +56,8 @@ API = "/api/v1/early-warnings"
 TODAY = date.today()
 YEAR = TODAY.year
 COUNTY = Actor(label="test", role=Role.county_admin, township_id=None)
-DEFAULT_ORDER = ["老树村党支部", "新苗村党支部", "河东社区党支部", "北山村党支部", "镇机关党支部"]
+DEFAULT_ORDER = ["老树村党支部", "平安村党支部", "新苗村党支部", "河东社区党支部", "北山村党支部",
+                 "镇机关党支部"]
 
 
 @dataclass
@@ -98,7 +103,8 @@ def fx(engine: Engine) -> Fixture:
         organ = make_branch(s, south, name="镇机关党支部", kind=BranchKind.organ,
                             member_count=8, members_35_under=0, members_36_55=None,
                             members_56_over=None, secretary_is_director=False)
-        sound = make_branch(s, south, name="平安村党支部", **healthy)
+        sound = make_branch(s, south, name="平安村党支部",
+                            **{**healthy, "secretary_is_director": False})
         north_branch = make_branch(s, north, name="北山村党支部", **{
             **healthy, "secretary_birth_year": YEAR - 70, "secretary_is_director": False})
         gone = make_branch(s, south, name="已撤销村党支部", **{
@@ -152,11 +158,11 @@ def test_branches_are_ranked_by_hand_computed_scores(fx, engine, settings):
     with Session(engine) as s:
         items = ranked(s, settings)
     assert [(w.branch_name, w.score) for w in items] == [
-        ("老树村党支部", 8.0), ("新苗村党支部", 5.0), ("河东社区党支部", 3.0),
-        ("北山村党支部", 3.0), ("镇机关党支部", 2.0)]
+        ("老树村党支部", 8.0), ("平安村党支部", 6.0), ("新苗村党支部", 5.0),
+        ("河东社区党支部", 3.0), ("北山村党支部", 3.0), ("镇机关党支部", 2.0)]
     # equal scores: the branch registered first comes first
-    assert items[2].branch_id < items[3].branch_id
-    assert (items[0].township_name, items[3].township_name) == ("南镇", "北镇")
+    assert items[3].branch_id < items[4].branch_id
+    assert (items[0].township_name, items[4].township_name) == ("南镇", "北镇")
     assert items[0].branch_id == fx.ids["老树村党支部"]
     assert items[0].township_id == fx.south
 
@@ -184,7 +190,10 @@ def test_every_reason_shows_the_figure_behind_it(fx, engine, settings):
     assert by_name["北山村党支部"]["secretary_60_plus"] == ("书记70岁", 70)
     assert list(by_name["北山村党支部"]) == ["secretary_60_plus", "no_dual_role"]
     assert by_name["镇机关党支部"] == {"no_young_members": ("没有35岁及以下党员", 0)}
-    assert "平安村党支部" not in by_name
+    assert by_name["平安村党支部"] == {
+        "weak_lax": ("本次排查认定为软弱涣散", True),
+        "screening_hits": ("本次排查发现1项软弱涣散情形:服务意识差、服务能力弱、群众意见大", 1),
+        "no_dual_role": by_name["北山村党支部"]["no_dual_role"]}
     assert "已撤销村党支部" not in by_name
 
 
@@ -193,10 +202,10 @@ def test_changing_a_weight_changes_the_order(fx, engine, settings):
     heavier = settings.model_copy(update={"warn_weights": weights})
     with Session(engine) as s:
         items = ranked(s, heavier)
-    # 河东社区 10; 老树村 0.5+1.5+2+1+1.5 = 6.5; 新苗村 5; 北山村 3; 镇机关 0.5
+    # 河东社区 10; 老树村 0.5+1.5+2+1+1.5 = 6.5; 平安村 6; 新苗村 5; 北山村 3; 镇机关 0.5
     assert [(w.branch_name, w.score) for w in items] == [
-        ("河东社区党支部", 10.0), ("老树村党支部", 6.5), ("新苗村党支部", 5.0),
-        ("北山村党支部", 3.0), ("镇机关党支部", 0.5)]
+        ("河东社区党支部", 10.0), ("老树村党支部", 6.5), ("平安村党支部", 6.0),
+        ("新苗村党支部", 5.0), ("北山村党支部", 3.0), ("镇机关党支部", 0.5)]
     with Session(engine) as s:
         assert [w.branch_name for w in ranked(s, settings)] == DEFAULT_ORDER
 
@@ -231,8 +240,9 @@ def test_the_campaign_decides_which_forms_and_which_earlier_conclusions_count(fx
     with Session(engine) as s:
         in_2023 = {w.branch_name: reasons(w) for w in ranked(s, settings,
                                                              campaign_id=fx.earlier_id)}
-    # 2023 itself is not "earlier"; 新苗村's forms of 2023 are one answer, too few
-    assert "河东社区党支部" not in in_2023
+    # 2023 itself is not "earlier" but that campaign's own finding; 新苗村's forms of 2023
+    # are one answer, too few
+    assert list(in_2023["河东社区党支部"]) == ["weak_lax", "screening_hits"]
     assert list(in_2023["新苗村党支部"]) == ["overdue_tasks"]
 
 
@@ -242,12 +252,12 @@ def test_the_api_answers_the_ranking_with_the_latest_active_campaign(fx, login):
     assert r.status_code == 200, r.text
     items = r.json()
     assert [(w["branch_name"], w["score"]) for w in items] == [
-        ("老树村党支部", 8.0), ("新苗村党支部", 5.0), ("河东社区党支部", 3.0),
-        ("北山村党支部", 3.0), ("镇机关党支部", 2.0)]
-    assert reasons(items[1])["dissatisfied_feedback"] == ("征求意见中“不满意”占50%(3/6)", 0.5)
-    assert reasons(items[2])["earlier_weak_lax"][1] == "2023年专项整治"
+        ("老树村党支部", 8.0), ("平安村党支部", 6.0), ("新苗村党支部", 5.0),
+        ("河东社区党支部", 3.0), ("北山村党支部", 3.0), ("镇机关党支部", 2.0)]
+    assert reasons(items[2])["dissatisfied_feedback"] == ("征求意见中“不满意”占50%(3/6)", 0.5)
+    assert reasons(items[3])["earlier_weak_lax"][1] == "2023年专项整治"
     assert [w["branch_name"] for w in admin.get(API, params={"limit": 2}).json()] == [
-        "老树村党支部", "新苗村党支部"]
+        "老树村党支部", "平安村党支部"]
     r = admin.get(API, params={"campaign_id": fx.campaign_id, "township_id": fx.north})
     assert [w["branch_name"] for w in r.json()] == ["北山村党支部"]
     assert_problem(admin.get(API, params={"limit": 0}), 422)
@@ -260,7 +270,8 @@ def test_an_unknown_campaign_is_not_found(fx, login):
 def test_staff_sees_only_own_township(fx, login):
     staff = login("southstaff")
     names = [w["branch_name"] for w in staff.get(API).json()]
-    assert names == ["老树村党支部", "新苗村党支部", "河东社区党支部", "镇机关党支部"]
+    assert names == ["老树村党支部", "平安村党支部", "新苗村党支部", "河东社区党支部",
+                     "镇机关党支部"]
     assert staff.get(API, params={"township_id": fx.north}).json() == []
     viewer = login("northviewer")
     assert [w["branch_name"] for w in viewer.get(API).json()] == ["北山村党支部"]
@@ -293,3 +304,48 @@ def test_nothing_to_warn_about_is_an_empty_list(engine, login):
         make_branch(s, make_township(s), secretary_birth_year=YEAR - 40)
     r = login("admin").get(API)
     assert r.status_code == 200 and r.json() == []
+
+
+def test_the_page_shows_the_thresholds_and_filters_by_township(fx, login):
+    admin = login("admin")
+    html = admin.get("/warnings").text
+    assert "在设置中" not in html and "可在设置中调整" not in html
+    rules = html[html.index('id="warning-thresholds"'):html.index('id="warning-list"')]
+    assert "书记60岁及以上" in rules and "低于5万元" in rules and "最多计3项" in rules
+    assert "本次排查结论为软弱涣散" in rules
+    north = admin.get("/warnings", params={"township_id": fx.north}).text
+    listed = north[north.index('id="warning-list"'):]
+    assert "北山村党支部" in listed and "老树村党支部" not in listed
+    assert f"/api/v1/early-warnings.xlsx?campaign_id={fx.campaign_id}&amp;township_id={fx.north}" \
+        in north
+
+
+def test_the_list_downloads_as_xlsx_with_typed_cells_and_no_formulas(fx, engine, login):
+    import io
+
+    from openpyxl import load_workbook
+
+    from app.models.branch import Branch
+
+    with committed(engine) as s:
+        branch = s.get(Branch, fx.ids["镇机关党支部"])
+        assert branch is not None
+        branch.name = "=HYPERLINK(\"http://x\")"
+        s.add(branch)
+    r = login("admin").get(f"{API}.xlsx", params={"township_id": fx.south})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    rows = list(sheet.iter_rows(min_row=3, values_only=True))
+    assert [(row[0], row[2], row[3]) for row in rows] == [
+        (1, "老树村党支部", 8), (2, "平安村党支部", 6), (3, "新苗村党支部", 5),
+        (4, "河东社区党支部", 3), (5, "'=HYPERLINK(\"http://x\")", 2)]
+    cell = sheet.cell(row=7, column=3)
+    assert cell.data_type == "s"  # text, never a formula
+    assert sheet.cell(row=3, column=4).data_type == "n"
+    assert "书记63岁" in rows[0][4]
+    north = login("northviewer").get(f"{API}.xlsx")
+    names = [row[2] for row in load_workbook(io.BytesIO(north.content)).active.iter_rows(
+        min_row=3, values_only=True)]
+    assert names == ["北山村党支部"]

@@ -119,8 +119,8 @@ def test_a_task_from_plan_to_verified_and_back(engine: Engine, people: dict[str,
         ("update", "update", "召开支部委员会"),
         ("transition", "submit", None),
         ("transition", "reject", "缺少会议记录"),
-        ("update", "update", "补充了会议记录"),
-        ("transition", "submit", "补充了会议记录"),
+        ("update", "update", "补充了会议记录"),  # the submit note, shown once
+        ("transition", "submit", None),
         ("transition", "verify", None),
         ("transition", "reopen", "群众反映仍未整改"),
     ]
@@ -158,13 +158,14 @@ def test_submit_needs_a_note_since_work_last_began(
 
 OFFERED = {
     # status: {who: actions offered}
-    TaskStatus.pending: {"secretary": ["start"], "staff": ["start"], "admin": ["start"],
-                         "viewer": []},
-    TaskStatus.in_progress: {"secretary": ["submit"], "staff": ["submit"], "admin": ["submit"],
-                             "viewer": []},
+    TaskStatus.pending: {"secretary": ["start"], "staff": ["start", "cancel"],
+                         "admin": ["start", "cancel"], "viewer": []},
+    TaskStatus.in_progress: {"secretary": ["submit"], "staff": ["submit", "cancel"],
+                             "admin": ["submit", "cancel"], "viewer": []},
     TaskStatus.submitted: {"secretary": [], "staff": ["verify", "reject"],
                            "admin": ["verify", "reject"], "viewer": []},
     TaskStatus.verified: {"secretary": [], "staff": [], "admin": ["reopen"], "viewer": []},
+    TaskStatus.cancelled: {"secretary": [], "staff": [], "admin": [], "viewer": []},
 }
 
 
