@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SESSION_COOKIE, CurrentActor, SessionDep, SettingsDep
+from app.api.deps import SESSION_COOKIE, CurrentActor, SessionDep, SettingsDep, site_path
 from app.api.routing import TransactionRoute
 from app.db import transaction
 from app.models.user import LoginRequest, LoginResult, User, UserPublic
@@ -48,10 +48,8 @@ async def login(
         secure=settings.cookie_secure, max_age=settings.session_hours * 3600, path="/",
     )
     if request.headers.get("hx-request") == "true":
-        target = request.query_params.get("next") or "/"
         # only a path of this site: never send a person elsewhere after signing in
-        safe = target.startswith("/") and not target.startswith(("//", "/\\"))
-        response.headers["HX-Redirect"] = target if safe else "/"
+        response.headers["HX-Redirect"] = site_path(request.query_params.get("next"))
     return response
 
 

@@ -62,6 +62,7 @@ _MESSAGES: dict[str, str] = {
     "too_short": "至少需要 {min_length} 项",
     "too_long": "最多 {max_length} 项",
     "extra_forbidden": "不认识的字段",
+    "int_range": "超出可存储的范围",
 }
 
 
@@ -168,8 +169,19 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
                    headers=headers, extra=extra)
 
 
+_RANGE_ERRORS = ("less_than_equal", "greater_than_equal", "less_than", "greater_than",
+                 "int_range")
+
+
+def _names_no_record(exc: RequestValidationError) -> bool:
+    """An id in the path beyond what its column holds names no record: 404, not 422."""
+    return any(e["loc"][:1] == ("path",) and e["type"] in _RANGE_ERRORS for e in exc.errors())
+
+
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if _names_no_record(exc):
+        return await on_http_error(request, HTTPException(404))
     errors = validation_errors(exc)
     summary = ";".join(f"{label('field', e.field)}:{e.message}" for e in errors[:5])
     if _is_page(request):

@@ -8,12 +8,14 @@ so a committed creation always has its stored response and a replay can never cr
 """
 
 import hashlib
+import types
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import anyio
 from anyio.lowlevel import RunVar
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -21,6 +23,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.db import new_session
+from app.models.forms import Id, SafeText
 from app.models.idempotency import IdempotencyRecord
 from app.services.errors import Conflict, DomainError
 
@@ -119,8 +122,48 @@ def database_gate(size: int) -> anyio.Semaphore:
         return gate
 
 
+def _guarded(annotation: Any) -> Any:
+    """`annotation` with every `int` an `Id` (what a column holds) and every `str` a
+    `SafeText` (no control characters), inside `Optional`, `list` and `Annotated` too."""
+    if annotation is int:
+        return Id
+    if annotation is str:
+        return SafeText
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return Annotated[(_guarded(args[0]), *annotation.__metadata__)]  # type: ignore[valid-type]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_guarded(a) for a in args)]  # noqa: UP007
+    if origin is list:
+        return list[_guarded(args[0])]  # type: ignore[misc]
+    return annotation
+
+
+def guard_parameters(dependant: Dependant) -> None:
+    """Give every path, query and header parameter of `dependant` (and of its dependencies)
+    the boundary's types, once when the route is made: an integer beyond the column is
+    refused (a path's answers 404, see `app.api.errors`), a text with control characters
+    422 naming the parameter. No endpoint repeats the check."""
+    params = (*dependant.path_params, *dependant.query_params, *dependant.header_params)
+    for field in params:
+        if getattr(field, "_rectify_guarded", False):
+            continue
+        field._rectify_guarded = True  # type: ignore[attr-defined]
+        guarded = _guarded(field.field_info.annotation)
+        if guarded is not field.field_info.annotation:
+            field.field_info.annotation = guarded
+            field.__post_init__()
+    for sub in dependant.dependencies:
+        guard_parameters(sub)
+
+
 class TransactionRoute(APIRoute):
-    """An APIRoute whose request owns one transaction (see the module's docstring)."""
+    """An APIRoute whose request owns one transaction (see the module's docstring); its
+    parameters are checked at the boundary (`guard_parameters`)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        guard_parameters(self.dependant)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
