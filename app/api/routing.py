@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from app.db import new_session
 from app.models.forms import Id, SafeText
 from app.models.idempotency import IdempotencyRecord
+from app.services.auth import touch_token
 from app.services.errors import Conflict, DomainError
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -210,5 +211,8 @@ class TransactionRoute(APIRoute):
                 raise
             finally:
                 await run_in_threadpool(session.close)
+                token_used = session.info.get("token_used")
+                if token_used is not None:
+                    await run_in_threadpool(touch_token, request.app.state.engine, token_used)
 
         return run_in_transaction
