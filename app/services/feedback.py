@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session, col
 
@@ -47,19 +48,33 @@ def put_issuance(*, session: Session, actor: Actor, data: FormIssuancePut) -> Fo
     except NotFound:
         raise Invalid("branch_id", "所选党支部不存在") from None
     require_township_write(actor, branch.township_id, "征求意见表发放数")
-    row = session.scalars(select(FormIssuance).where(
-        FormIssuance.campaign_id == data.campaign_id, FormIssuance.branch_id == data.branch_id
-    )).first()
+    # an upsert: the row is locked while it is read, and a simultaneous first PUT that
+    # inserted it meanwhile is answered by updating its row, so a PUT without a version
+    # always succeeds (one with a version still answers 412 when stale)
+    row = _locked_issuance(session, data.campaign_id, data.branch_id)
     if row is None:
-        row = FormIssuance(campaign_id=data.campaign_id, branch_id=data.branch_id,
-                           township_id=branch.township_id, issued=data.issued)
-    else:
-        if data.version is not None:
-            check_version(row, data.version)
-        row.issued = data.issued
+        try:
+            with session.begin_nested():
+                row = FormIssuance(campaign_id=data.campaign_id, branch_id=data.branch_id,
+                                   township_id=branch.township_id, issued=data.issued)
+                session.add(row)
+            return row
+        except IntegrityError:
+            row = _locked_issuance(session, data.campaign_id, data.branch_id)
+            if row is None:
+                raise
+    if data.version is not None:
+        check_version(row, data.version)
+    row.issued = data.issued
     session.add(row)
     session.flush()
     return row
+
+
+def _locked_issuance(session: Session, campaign_id: int, branch_id: int) -> FormIssuance | None:
+    return session.scalars(select(FormIssuance).where(
+        FormIssuance.campaign_id == campaign_id, FormIssuance.branch_id == branch_id
+    ).with_for_update().execution_options(populate_existing=True)).first()
 
 
 def _returned_count() -> Any:

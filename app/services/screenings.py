@@ -98,6 +98,8 @@ def create_screening(*, session: Session, actor: Actor, data: ScreeningCreate) -
     )).first()
     if clash is not None:
         raise Conflict("本次专项整治已有该党支部的排查记录,请修改原记录")
+    for r in data.results:  # the link to a problem is the server's, never the client's
+        r.problem_id = None
     results = _check_results(session, data.campaign_id, data.results, data.conclusion)
     screening = Screening(
         **data.model_dump(exclude={"results"}), township_id=branch.township_id, results=results
