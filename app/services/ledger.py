@@ -6,13 +6,10 @@ written out as they arrive, so memory does not grow with the number of tasks.
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import IO, Any
 
-import xlsxwriter
 from sqlalchemy import Engine, Select, func, select
 from sqlmodel import col
 
@@ -22,6 +19,7 @@ from app.models.campaign import Criterion
 from app.models.problem import Problem
 from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
 from app.services.actors import Actor
+from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
 from app.web.templating import LOCAL_TZ
 
@@ -106,12 +104,6 @@ def _local_day(at: Any) -> date | str:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(LOCAL_TZ).date()
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
-    return "" if value is None else str(value)
-
-
 def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     """CSV with a UTF-8 BOM (so Excel reads the Chinese), a header, then rows as they come."""
     buffer = io.StringIO()
@@ -119,7 +111,7 @@ def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     buffer.write("\ufeff")
     writer.writerow(HEADERS)
     for i, row in enumerate(rows, start=1):
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
         if i % 500 == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -127,45 +119,25 @@ def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def xlsx_file(rows: Iterator[list[Any]], title: str) -> str:
-    """Write the ledger to a temporary .xlsx (constant memory) and answer its path."""
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="ledger-")
-    os.close(fd)
-    # strings_to_formulas off: text a user typed ("=1+1") stays text, never a formula
-    book = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True,
-                                      "strings_to_formulas": False})
-    sheet = book.add_worksheet("整改台账")
-    bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
-                            "bg_color": "#F2F2F2"})
-    wrap = book.add_format({"text_wrap": True, "valign": "top", "border": 1})
-    day = book.add_format({"num_format": "yyyy-mm-dd", "valign": "top", "border": 1})
-    title_fmt = book.add_format({"bold": True, "font_size": 14})
-    widths = [6, 16, 22, 36, 36, 14, 10, 12, 36, 24, 24, 12]
-    for i, w in enumerate(widths):
-        sheet.set_column(i, i, w)
-    sheet.write(0, 0, title, title_fmt)
-    sheet.write_row(1, 0, HEADERS, bold)
-    r = 2
-    for row in rows:
-        for c, value in enumerate(row):
-            if isinstance(value, date):
-                sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), day)
-            else:
-                sheet.write(r, c, value, wrap)
-        r += 1
-    sheet.freeze_panes(2, 0)
-    book.close()
-    return path
-
-
-def file_chunks(path: str, chunk: int = 256 * 1024) -> Iterator[bytes]:
-    """Stream a temporary file and remove it afterwards."""
+def xlsx_file(rows: Iterator[list[Any]], title: str) -> IO[bytes]:
+    """Write the ledger to an unnamed temporary .xlsx (constant memory); answer the file,
+    rewound (`cells.file_chunks` streams and closes it)."""
+    book, out = new_workbook()
     try:
-        with open(path, "rb") as f:
-            while data := f.read(chunk):
-                yield data
-    finally:
-        os.unlink(path)
-
-
-
+        sheet = book.add_worksheet("整改台账")
+        bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
+                                "bg_color": "#F2F2F2"})
+        title_fmt = book.add_format({"bold": True, "font_size": 14})
+        cells = XlsxCells(book, sheet, {"text_wrap": True, "valign": "top", "border": 1})
+        widths = [6, 16, 22, 36, 36, 14, 10, 12, 36, 24, 24, 12]
+        for i, w in enumerate(widths):
+            sheet.set_column(i, i, w)
+        sheet.write_string(0, 0, title, title_fmt)
+        sheet.write_row(1, 0, HEADERS, bold)
+        for r, row in enumerate(rows, start=2):
+            cells.write_row(r, row)
+        sheet.freeze_panes(2, 0)
+    except BaseException:
+        out.close()
+        raise
+    return finished(book, out)
