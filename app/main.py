@@ -23,6 +23,7 @@ from app.api import (
     exports,
     feedback,
     health,
+    openapi,
     problems,
     reports,
     screenings,
@@ -126,4 +127,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(dashboard_pages.router)
     app.include_router(docs_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    openapi.install(app)
     return app

@@ -7,12 +7,15 @@ so the user's input stays where it was.
 
 import logging
 import re
+import traceback
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
-from sqlalchemy.exc import IntegrityError
+from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
@@ -151,7 +154,7 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if _is_page(request):
         if exc.status == 401:
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         return templates.TemplateResponse(
             request, "pages/error.html", {"status": exc.status, "detail": exc.detail},
             status_code=exc.status,
@@ -196,13 +199,51 @@ async def on_stale(request: Request, exc: Exception) -> Response:
     return await on_domain_error(request, PreconditionFailed())
 
 
+def _database_error(exc: BaseException) -> str:
+    """What a database error was, without its values: the driver's messages name them
+    (`Key (secret_hash)=(...)`), so only the kind, the SQLSTATE and the constraint."""
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    parts = [type(orig or exc).__name__]
+    for name in ("sqlstate", "constraint_name", "table_name"):
+        value = getattr(diag, name, None) or (getattr(orig, name, None) if name == "sqlstate"
+                                              else None)
+        if value:
+            parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
 async def on_integrity(request: Request, exc: Exception) -> Response:
-    log.warning("integrity error: %s", exc)
+    log.warning("integrity error on %s %s: %s", request.method, request.url.path,
+                _database_error(exc))
     return problem(request, 409, "与已有记录冲突(可能是重复提交或名称重复),请刷新后重试")
+
+
+# what FastAPI answers (400, in English) when a JSON body cannot be decoded (not UTF-8, ...)
+_UNPARSED_BODY = "There was an error parsing the body"
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at the request's path."""
+    methods: set[str] = set()
+    path = request.url.path
+    for context in iter_route_contexts(request.app.router.routes):
+        regex = getattr(context, "path_regex", None)
+        route_methods = getattr(context, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:
+        message = _MESSAGES["json_invalid"]
+        return problem(request, 422, message, errors=[FieldError("body", message)])
+    if exc.status_code == 405:
+        allow = ", ".join(allowed_methods(request))
+        return problem(request, 405, f"该地址不支持 {request.method} 请求;可用:{allow}",
+                       headers={"Allow": allow})
     detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else None
     if _is_page(request) and exc.status_code == 404:
         return templates.TemplateResponse(
@@ -213,7 +254,12 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if isinstance(exc, DBAPIError):  # its message may carry the values of the statement
+        log.error("database error on %s %s: %s\n%s", request.method, request.url.path,
+                  _database_error(exc), "".join(traceback.format_tb(exc.__traceback__)))
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path,
+                      exc_info=exc)
     return problem(request, 500, "服务器内部错误,请稍后重试;如果持续出现,请把请求编号告诉管理员")
 
 

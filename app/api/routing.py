@@ -16,7 +16,7 @@ import anyio
 from anyio.lowlevel import RunVar
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _effective_route_context_var
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
@@ -162,11 +162,13 @@ class TransactionRoute(APIRoute):
     """An APIRoute whose request owns one transaction (see the module's docstring); its
     parameters are checked at the boundary (`guard_parameters`)."""
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        guard_parameters(self.dependant)
-
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        # FastAPI builds the handler of an included route from a dependant of its own (the
+        # "effective context" of the inclusion): guard that one and the route's
+        context = _effective_route_context_var.get()
+        if context is not None and context.original_route is self and context.dependant:
+            guard_parameters(context.dependant)
+        guard_parameters(self.dependant)
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:

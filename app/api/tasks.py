@@ -76,8 +76,9 @@ def create_task(body: TaskCreate, request: Request, session: SessionDep,
                 actor: CurrentActor) -> Response:
     """Add a measure against a problem, with who is responsible and by when."""
     task = svc.create_task(session=session, actor=actor, data=body)
-    return respond(request, svc.task_public(session, task, actor), status_code=201, etag=task.version,
-                   location=f"/api/v1/tasks/{task.id}", fragment="fragments/task_cards.html",
+    return respond(request, svc.task_public(session, task, actor), status_code=201,
+                   etag=task.version, location=f"/api/v1/tasks/{task.id}",
+                   fragment="fragments/task_cards.html",
                    context={"single": True})
 
 

@@ -90,7 +90,7 @@ class XlsxCells:
 def new_workbook() -> tuple[xlsxwriter.Workbook, IO[bytes]]:
     """A constant-memory workbook written to an unnamed temporary file: nothing is left in
     the temporary folder however the download ends (done, aborted or failed)."""
-    out = tempfile.TemporaryFile(prefix="export-", suffix=".xlsx")
+    out = tempfile.TemporaryFile(prefix="export-", suffix=".xlsx")  # noqa: SIM115 (streamed)
     book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False,
                                      "strings_to_urls": False, "strings_to_numbers": False})
     return book, out

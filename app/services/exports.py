@@ -20,11 +20,11 @@ from sqlmodel import col
 from app.models.activity import Activity
 from app.models.branch import Branch
 from app.models.feedback import FeedbackForm, Opinion
+from app.models.forms import TEXT_MESSAGE, Id, SafeText
 from app.models.problem import Problem
 from app.models.screening import Screening
 from app.models.task import Task
 from app.services.actors import Actor, branch_visible, record_visible
-from app.models.forms import TEXT_MESSAGE, Id, SafeText
 from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
 from app.services.errors import Invalid
 from app.web.templating import LOCAL_TZ

@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session, col
 
@@ -48,24 +47,18 @@ def put_issuance(*, session: Session, actor: Actor, data: FormIssuancePut) -> Fo
     except NotFound:
         raise Invalid("branch_id", "所选党支部不存在") from None
     require_township_write(actor, branch.township_id, "征求意见表发放数")
-    # an upsert: the row is locked while it is read, and a simultaneous first PUT that
-    # inserted it meanwhile is answered by updating its row, so a PUT without a version
-    # always succeeds (one with a version still answers 412 when stale)
+    # an upsert: PUTs for one branch take turns on the branch's row, so a simultaneous
+    # first PUT is seen as the row it inserted and a PUT without a version always succeeds
+    # (one with a version still answers 412 when stale)
+    session.execute(select(Branch.id).where(Branch.id == branch.id).with_for_update())
     row = _locked_issuance(session, data.campaign_id, data.branch_id)
     if row is None:
-        try:
-            with session.begin_nested():
-                row = FormIssuance(campaign_id=data.campaign_id, branch_id=data.branch_id,
-                                   township_id=branch.township_id, issued=data.issued)
-                session.add(row)
-            return row
-        except IntegrityError:
-            row = _locked_issuance(session, data.campaign_id, data.branch_id)
-            if row is None:
-                raise
-    if data.version is not None:
-        check_version(row, data.version)
-    row.issued = data.issued
+        row = FormIssuance(campaign_id=data.campaign_id, branch_id=data.branch_id,
+                           township_id=branch.township_id, issued=data.issued)
+    else:
+        if data.version is not None:
+            check_version(row, data.version)
+        row.issued = data.issued
     session.add(row)
     session.flush()
     return row

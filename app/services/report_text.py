@@ -17,6 +17,7 @@ from app.labels import label
 from app.models.activity import Activity
 from app.models.branch import Branch, BranchKind
 from app.models.campaign import Campaign
+from app.models.forms import strip_control
 from app.models.problem import Problem
 from app.models.report import Summary
 from app.models.screening import Conclusion, Screening
@@ -235,22 +236,23 @@ def _font(run: object, size: float, bold: bool = False) -> None:
 
 
 def to_docx(doc: ReportDocument) -> bytes:
-    """The report as a Word document."""
+    """The report as a Word document (texts without the control characters Word refuses,
+    which rows stored before the boundary refused them may still hold)."""
     d = Document()
     title = d.add_paragraph()
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _font(title.add_run(doc.title), 18, bold=True)
-    _font(d.add_paragraph().add_run(doc.opening), 14)
+    _font(title.add_run(strip_control(doc.title)), 18, bold=True)
+    _font(d.add_paragraph().add_run(strip_control(doc.opening)), 14)
     for section in doc.sections:
-        _font(d.add_paragraph().add_run(section.heading), 15, bold=True)
+        _font(d.add_paragraph().add_run(strip_control(section.heading)), 15, bold=True)
         for text in section.paragraphs:
             p = d.add_paragraph()
             p.paragraph_format.first_line_indent = Pt(28)
-            _font(p.add_run(text), 14)
+            _font(p.add_run(strip_control(text)), 14)
     if doc.appendix:
         _font(d.add_paragraph().add_run("附录:数据核对提示(请核实后修改原始记录)"), 15, bold=True)
         for text in doc.appendix:
-            _font(d.add_paragraph(style="List Bullet").add_run(text), 12)
+            _font(d.add_paragraph(style="List Bullet").add_run(strip_control(text)), 12)
     buffer = io.BytesIO()
     d.save(buffer)
     return buffer.getvalue()
