@@ -36,6 +36,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# what a download answers, by the end of its path; `{target}` is any of the export formats
+FILE_TYPES: dict[str, list[str]] = {
+    ".csv": ["text/csv"], ".xlsx": [XLSX], ".ndjson": ["application/x-ndjson"],
+    ".docx": ["application/vnd.openxmlformats-officedocument.wordprocessingml.document"],
+    ".html": ["text/html"], "/exports/{target}": ["text/csv", "application/x-ndjson", XLSX],
+    "/attachments/{attachment_id}": ["application/octet-stream", "image/*",
+                                     "application/pdf", "application/*"],
+}
 
 
 def _calls(dependant: Dependant) -> set[Any]:
@@ -65,7 +74,7 @@ def problem_statuses(route: APIRoute) -> set[int]:
     calls = _calls(route.dependant)
     statuses: set[int] = set()
     if current_actor in calls:
-        statuses |= {401, 403}
+        statuses |= {401, 403, 404}  # a record named anywhere but out of scope: 404
     if route.dependant.path_params or any(sub.path_params for sub in route.dependant.dependencies):
         statuses.add(404)
     if _has_params(route.dependant):
@@ -77,12 +86,21 @@ def problem_statuses(route: APIRoute) -> set[int]:
     if if_match_version in calls:
         statuses |= {412, 428}
     if route.path.endswith("/auth/login"):
-        statuses.add(429)
+        statuses |= {401, 429}
     return statuses
+
+
+def _file_types(path: str) -> list[str] | None:
+    return next((types for end, types in FILE_TYPES.items() if path.endswith(end)), None)
 
 
 def _document(operation: dict[str, Any], route: APIRoute) -> None:
     responses = operation.setdefault("responses", {})
+    file_types = _file_types(route.path_format)
+    if file_types is not None and "200" in responses:
+        responses["200"]["content"] = {
+            t: {"schema": {"type": "string", "format": "binary"}} for t in file_types
+        }
     for status in sorted(problem_statuses(route)):
         responses[str(status)] = {
             "description": HTTP_TITLES.get(status, "错误"),
