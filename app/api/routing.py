@@ -23,7 +23,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.db import new_session
-from app.models.forms import Id, SafeText
+from app.models.forms import Int, SafeText
 from app.models.idempotency import IdempotencyRecord
 from app.services.auth import touch_token
 from app.services.errors import Conflict, DomainError
@@ -124,10 +124,11 @@ def database_gate(size: int) -> anyio.Semaphore:
 
 
 def _guarded(annotation: Any) -> Any:
-    """`annotation` with every `int` an `Id` (what a column holds) and every `str` a
-    `SafeText` (no control characters), inside `Optional`, `list` and `Annotated` too."""
+    """`annotation` with every `int` an `Int` (what a column holds, typed as a person types
+    it) and every `str` a `SafeText` (no control characters), inside `Optional`, `list` and
+    `Annotated` too."""
     if annotation is int:
-        return Id
+        return Int
     if annotation is str:
         return SafeText
     origin, args = get_origin(annotation), get_args(annotation)

@@ -170,6 +170,9 @@ def test_full_width_numbers_and_spaces_are_read_as_numbers(client, admin_token, 
         "township_id": world.township.id, "name": "负数村党支部", "kind": "village",
         "member_count": "－１"})
     assert_problem(r, 422, field="member_count")
+    r = client.get(f"{API}/branches", headers=admin_token,
+                   params={"limit": "２", "township_id": f" {world.township.id} "})
+    assert r.status_code == 200 and len(r.json()["items"]) == 2
 
 
 # --- tokens ----------------------------------------------------------------------------------
