@@ -14,7 +14,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import anyio
 from anyio.lowlevel import RunVar
-from fastapi import Request, Response
+from fastapi import Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, _effective_route_context_var
 from sqlalchemy import select
@@ -142,12 +142,13 @@ def _guarded(annotation: Any) -> Any:
 
 
 def guard_parameters(dependant: Dependant) -> None:
-    """Give every path, query and header parameter of `dependant` (and of its dependencies)
+    """Give every path, query, header and form parameter of `dependant` (and of its dependencies)
     the boundary's types, once when the route is made: an integer beyond the column is
     refused (a path's answers 404, see `app.api.errors`), a text with control characters
     422 naming the parameter. No endpoint repeats the check."""
-    params = (*dependant.path_params, *dependant.query_params, *dependant.header_params)
-    for field in params:
+    forms = [f for f in dependant.body_params if isinstance(f.field_info, params.Form)]
+    fields = (*dependant.path_params, *dependant.query_params, *dependant.header_params, *forms)
+    for field in fields:
         if getattr(field, "_rectify_guarded", False):
             continue
         field._rectify_guarded = True  # type: ignore[attr-defined]

@@ -116,6 +116,12 @@ def test_control_characters_in_any_text_are_422_naming_the_field(client, admin_t
     assert_problem(r, 422, field="description")
 
 
+def test_control_characters_in_a_form_field_of_an_upload_are_422(login, ledger):
+    r = login("secretary").post(f"{API}/tasks/{ledger['task']}/updates",
+                                data={"note": "进展\u0000说明"})
+    assert_problem(r, 422, field="note")
+
+
 def test_tab_line_feed_and_carriage_return_are_kept(client, admin_token, world):
     r = client.post(f"{API}/branches", headers=admin_token, json={
         "township_id": world.township.id, "name": "新村党支部", "kind": "village",
