@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     }
     warn_overdue_cap: int = 3  # overdue tasks counted at most this many times
 
-    # Login throttling: after `login_slow_after` failures each attempt waits longer;
-    # after `login_max_failures` within the window the username is refused for a while.
+    # Login throttling per username and source address: after `login_slow_after` attempts
+    # without success each waits longer; after `login_max_failures` within the window that
+    # username is refused from that address for a while (elsewhere it still signs in).
     login_slow_after: int = 3
     login_delay_seconds: float = 0.5
     login_max_failures: int = 5

@@ -1,12 +1,12 @@
 """Request bodies are bounded before they are read whole: JSON (and anything else but
 uploads) to 1 MB, multipart uploads to `MAX_UPLOAD_MB` (plus room for the form's text).
 
-A declared `Content-Length` over the limit is answered 413 at once, without reading; a
-body streamed without one is counted as it arrives and refused as soon as it passes the
-limit, so a 200 MB body never sits in memory, whoever sends it and wherever it goes.
+A declared `Content-Length` over the limit is refused (413) when the body is first asked
+for, before any of it is read; a body streamed without one is counted as it arrives and
+refused as soon as it passes the limit, so a 200 MB body never sits in memory, whoever
+sends it and wherever it goes. The refusal is an HTTPException, so the request gets the
+problem+json (or the htmx fragment) like every other error.
 """
-
-import json
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,21 +41,6 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    error = BodyTooLarge(limit)
-    body = json.dumps(
-        {"type": "https://rectify.example/problems/413", "title": "上传内容过大", "status": 413,
-         "detail": error.detail, "errors": [{"field": "body", "message": error.detail}]},
-        ensure_ascii=False,
-    ).encode()
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]})
-    await send({"type": "http.response.body", "body": body})
-
-
 class BodyLimit:
     """ASGI middleware applying the limits of the module's docstring."""
 
@@ -69,13 +54,12 @@ class BodyLimit:
             return
         limit = body_limit(scope, self.max_upload_mb)
         declared = _declared_length(scope)
-        if declared is not None and declared > limit:
-            await _refuse(send, limit)
-            return
         received = 0
 
         async def counted_receive() -> Message:
             nonlocal received
+            if declared is not None and declared > limit:
+                raise BodyTooLarge(limit)  # refused before a byte of it is read
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
