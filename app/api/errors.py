@@ -219,7 +219,8 @@ async def on_integrity(request: Request, exc: Exception) -> Response:
     return problem(request, 409, "与已有记录冲突(可能是重复提交或名称重复),请刷新后重试")
 
 
-# what FastAPI answers (400, in English) when a JSON body cannot be decoded (not UTF-8, ...)
+# what FastAPI answers (400, in English) when a JSON body cannot be decoded (not UTF-8, ...);
+# Starlette's multipart parser answers "Invalid multipart data." the same way
 _UNPARSED_BODY = "There was an error parsing the body"
 
 
@@ -237,8 +238,9 @@ def allowed_methods(request: Request) -> list[str]:
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 400 and exc.detail == _UNPARSED_BODY:
-        message = _MESSAGES["json_invalid"]
+    if exc.status_code == 400:  # only the framework answers 400: a body it cannot parse
+        message = (_MESSAGES["json_invalid"] if exc.detail == _UNPARSED_BODY
+                   else "请求体格式不正确(如 multipart 表单不完整)")
         return problem(request, 422, message, errors=[FieldError("body", message)])
     if exc.status_code == 405:
         allow = ", ".join(allowed_methods(request))

@@ -236,6 +236,13 @@ def test_malformed_json_is_422_in_chinese(client, world):
     assert_problem(r, 422, field="body")
 
 
+def test_a_broken_multipart_body_is_422_in_chinese(login, ledger):
+    r = login("secretary").post(
+        f"{API}/tasks/{ledger['task']}/updates", content=b"--b\r\nq\xf0--b--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert_problem(r, 422, field="body")
+
+
 def test_a_body_over_the_limit_is_413_before_it_is_read(client, world):
     big = b'{"username": "' + b"a" * (2 * 1024 * 1024) + b'", "password": "x"}'
     assert_problem(client.post(f"{API}/auth/login", content=big,
