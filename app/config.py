@@ -60,8 +60,9 @@ class Settings(BaseSettings):
     plan_approval_days: int = 30  # plan not approved this long after designation: warned
     warn_visit_overdue_weight: float = 1.5  # early-warning weight of `visit_overdue`
 
-    # Login throttling: after `login_slow_after` failures each attempt waits longer;
-    # after `login_max_failures` within the window the username is refused for a while.
+    # Login throttling per username and source address: after `login_slow_after` attempts
+    # without success each waits longer; after `login_max_failures` within the window that
+    # username is refused from that address for a while (elsewhere it still signs in).
     login_slow_after: int = 3
     login_delay_seconds: float = 0.5
     login_max_failures: int = 5

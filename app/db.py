@@ -38,6 +38,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             poolclass=StaticPool if memory else None,
+            hide_parameters=True,  # errors in the log never carry values (secrets, hashes)
         )
 
         @event.listens_for(engine, "connect")
@@ -60,7 +61,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         return engine
     return create_engine(
-        url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True, pool_timeout=30
+        url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True, pool_timeout=30,
+        hide_parameters=True,  # errors in the log never carry values (secrets, hashes)
     )
 
 

@@ -1,6 +1,7 @@
 """create_app(): routers, middleware, static files, templates."""
 
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from app.api import (
     health,
     imports,
     notifications,
+    openapi,
     problems,
     rectifications,
     reports,
@@ -34,12 +36,14 @@ from app.api import (
 )
 from app.api import errors as error_handlers
 from app.api.deps import SESSION_COOKIE
+from app.api.limits import BodyLimit
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
 from app.web import (
     assets,
     dashboard_pages,
+    docs_page,
     feedback_pages,
     import_pages,
     ledger_pages,
@@ -54,6 +58,17 @@ from app.web import (
 NOT_COMPRESSED = (*DEFAULT_EXCLUDED_CONTENT_TYPES, exports.XLSX,
                   "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 log = logging.getLogger("rectify")
+# what the pages load: htmx, its extension and the site's scripts and styles, all from the
+# site. Attribute handlers (`onchange=`, `hx-on`) and style attributes of the templates are
+# allowed; a `<script>` element or a file from anywhere else is not.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; script-src-attr 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
+    "font-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# a client's request id is echoed only when it is a short run of visible ASCII
+_REQUEST_ID = re.compile(rb"^[\x21-\x7e]{1,64}$")
 
 
 class RequestContext:
@@ -67,7 +82,8 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode()[:64] or secrets.token_hex(8)
+        sent = headers.get(b"x-request-id", b"")
+        request_id = sent.decode() if _REQUEST_ID.match(sent) else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_headers(message: Message) -> None:
@@ -77,6 +93,7 @@ class RequestContext:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
                     (b"x-frame-options", b"DENY"),
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
                 ]
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
@@ -130,7 +147,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="Rectify 软弱涣散基层党组织专项整治",
         version="1.0",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # app.web.docs_page: Swagger UI from the site's own files
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -138,6 +155,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     error_handlers.install(app)
     app.add_middleware(NoStoreSignedIn)
+    app.add_middleware(BodyLimit, max_upload_mb=settings.max_upload_mb)
     app.add_middleware(RequestContext)
     # text over a mobile network: gzip at a level that keeps streamed exports fast; each
     # streamed chunk is flushed, so exports still stream
@@ -157,5 +175,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(notification_pages.router)
     app.include_router(rectification_pages.router)
     app.include_router(import_pages.router)
+    app.include_router(docs_page.router)
     app.mount("/static", assets.HashedStaticFiles(directory=assets.STATIC_DIR), name="static")
+    openapi.install(app)
     return app

@@ -3,12 +3,10 @@
 import asyncio
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SESSION_COOKIE, CurrentActor, SessionDep, SettingsDep
+from app.api.deps import SESSION_COOKIE, CurrentActor, SessionDep, SettingsDep, site_path
 from app.api.routing import TransactionRoute
-from app.db import transaction
 from app.models.user import LoginRequest, LoginResult, User, UserPublic
 from app.services import auth
 from app.services.errors import Unauthorized
@@ -22,24 +20,17 @@ async def login(
 ) -> Response:
     """Sign in: sets the session cookie and answers the user and the CSRF token."""
     username = body.username.strip()
-    await run_in_threadpool(auth.check_not_locked, session, username, settings)
-    delay = await run_in_threadpool(auth.login_delay, session, username, settings)
+    address = request.client.host if request.client else ""
+    engine = request.app.state.engine
+    # counted before the password is checked: parallel guesses get no more checks than the
+    # limit, and only this address is slowed and locked for this username
+    delay = await run_in_threadpool(auth.count_attempt, engine, username, address, settings)
     if delay:
         await asyncio.sleep(delay)
     user = await run_in_threadpool(auth.authenticate, session, username, body.password)
     if user is None:
-        def _count_failure() -> None:
-            session.rollback()  # release the request's write lock (SQLite) before counting
-            try:
-                with transaction(request.app.state.engine) as s:
-                    auth.record_failure(s, username, settings)
-            except IntegrityError:  # a simultaneous first failure made the row: count again
-                with transaction(request.app.state.engine) as s:
-                    auth.record_failure(s, username, settings)
-
-        await run_in_threadpool(_count_failure)
         raise Unauthorized("用户名或密码错误")
-    auth.clear_failures(session, username)
+    auth.clear_attempts(session, username, address)
     outcome = await run_in_threadpool(auth.open_session, session, user, settings)
     result = LoginResult(user=UserPublic.model_validate(user), csrf_token=outcome.csrf_token)
     response = Response(result.model_dump_json(), media_type="application/json")
@@ -48,10 +39,8 @@ async def login(
         secure=settings.cookie_secure, max_age=settings.session_hours * 3600, path="/",
     )
     if request.headers.get("hx-request") == "true":
-        target = request.query_params.get("next") or "/"
         # only a path of this site: never send a person elsewhere after signing in
-        safe = target.startswith("/") and not target.startswith(("//", "/\\"))
-        response.headers["HX-Redirect"] = target if safe else "/"
+        response.headers["HX-Redirect"] = site_path(request.query_params.get("next"))
     return response
 
 

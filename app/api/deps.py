@@ -2,6 +2,7 @@
 
 import re
 from typing import Annotated
+from urllib.parse import quote, urlsplit
 
 from fastapi import Body, Depends, Header, Path, Query, Request
 from sqlmodel import Session
@@ -19,8 +20,26 @@ from app.services.records import ANY_VERSION
 from app.services.townships import get_township
 
 SESSION_COOKIE = "rectify_session"
+_URL_SAFE = "/?&=#%:@!$'()*+,;~-._"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def site_path(target: str | None) -> str:
+    """`target` when it is a path of this site (percent-encoded to plain ASCII), else "/".
+
+    Browsers drop tabs and line breaks from a URL and read `\\` as `/`, so `/%09/evil.example`
+    and `/%5Cevil.example` lead elsewhere: any whitespace, control character or backslash,
+    a second leading slash, a scheme or a host refuses the target.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return quote(target, safe=_URL_SAFE)
 
 
 def get_session(request: Request) -> Session:
@@ -79,7 +98,7 @@ def page_params(
 
 PageDep = Annotated[PageParams, Depends(page_params)]
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')  # a version, never a 5,000-digit number
 
 
 def if_match_version(

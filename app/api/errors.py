@@ -7,12 +7,15 @@ so the user's input stays where it was.
 
 import logging
 import re
+import traceback
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
-from sqlalchemy.exc import IntegrityError
+from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
@@ -62,6 +65,7 @@ _MESSAGES: dict[str, str] = {
     "too_short": "至少需要 {min_length} 项",
     "too_long": "最多 {max_length} 项",
     "extra_forbidden": "不认识的字段",
+    "int_range": "超出可存储的范围",
 }
 
 
@@ -150,7 +154,7 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if _is_page(request):
         if exc.status == 401:
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         return templates.TemplateResponse(
             request, "pages/error.html", {"status": exc.status, "detail": exc.detail},
             status_code=exc.status,
@@ -168,8 +172,19 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
                    headers=headers, extra=extra)
 
 
+_RANGE_ERRORS = ("less_than_equal", "greater_than_equal", "less_than", "greater_than",
+                 "int_range")
+
+
+def _names_no_record(exc: RequestValidationError) -> bool:
+    """An id in the path beyond what its column holds names no record: 404, not 422."""
+    return any(e["loc"][:1] == ("path",) and e["type"] in _RANGE_ERRORS for e in exc.errors())
+
+
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if _names_no_record(exc):
+        return await on_http_error(request, HTTPException(404))
     errors = validation_errors(exc)
     summary = ";".join(f"{label('field', e.field)}:{e.message}" for e in errors[:5])
     if _is_page(request):
@@ -184,13 +199,53 @@ async def on_stale(request: Request, exc: Exception) -> Response:
     return await on_domain_error(request, PreconditionFailed())
 
 
+def _database_error(exc: BaseException) -> str:
+    """What a database error was, without its values: the driver's messages name them
+    (`Key (secret_hash)=(...)`), so only the kind, the SQLSTATE and the constraint."""
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    parts = [type(orig or exc).__name__]
+    for name in ("sqlstate", "constraint_name", "table_name"):
+        value = getattr(diag, name, None) or (getattr(orig, name, None) if name == "sqlstate"
+                                              else None)
+        if value:
+            parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
 async def on_integrity(request: Request, exc: Exception) -> Response:
-    log.warning("integrity error: %s", exc)
+    log.warning("integrity error on %s %s: %s", request.method, request.url.path,
+                _database_error(exc))
     return problem(request, 409, "与已有记录冲突(可能是重复提交或名称重复),请刷新后重试")
+
+
+# what FastAPI answers (400, in English) when a JSON body cannot be decoded (not UTF-8, ...);
+# Starlette's multipart parser answers "Invalid multipart data." the same way
+_UNPARSED_BODY = "There was an error parsing the body"
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at the request's path."""
+    methods: set[str] = set()
+    path = request.url.path
+    for context in iter_route_contexts(request.app.router.routes):
+        regex = getattr(context, "path_regex", None)
+        route_methods = getattr(context, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:  # only the framework answers 400: a body it cannot parse
+        message = (_MESSAGES["json_invalid"] if exc.detail == _UNPARSED_BODY
+                   else "请求体格式不正确(如 multipart 表单不完整)")
+        return problem(request, 422, message, errors=[FieldError("body", message)])
+    if exc.status_code == 405:
+        allow = ", ".join(allowed_methods(request))
+        return problem(request, 405, f"该地址不支持 {request.method} 请求;可用:{allow}",
+                       headers={"Allow": allow})
     detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else None
     if _is_page(request) and exc.status_code == 404:
         return templates.TemplateResponse(
@@ -201,7 +256,12 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if isinstance(exc, DBAPIError):  # its message may carry the values of the statement
+        log.error("database error on %s %s: %s\n%s", request.method, request.url.path,
+                  _database_error(exc), "".join(traceback.format_tb(exc.__traceback__)))
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path,
+                      exc_info=exc)
     return problem(request, 500, "服务器内部错误,请稍后重试;如果持续出现,请把请求编号告诉管理员")
 
 

@@ -1,5 +1,12 @@
-"""Streamed exports: `/exports/tasks.csv` and the ledger `/reports/ledger.xlsx`."""
+"""Streamed exports: whole tables `/exports/{table}.{csv,ndjson,xlsx}` and the ledger
+`/reports/ledger.{csv,xlsx}`.
 
+Each checks its filters and reads its first rows before the response starts, so a bad
+filter or a failing query answers 4xx/5xx instead of cutting a download off.
+"""
+
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -9,12 +16,14 @@ from app import clock
 from app.api.deps import CurrentActor
 from app.api.routing import TransactionRoute
 from app.api.tasks import TaskFiltersDep
+from app.services.cells import file_chunks, primed
 from app.services.exports import as_csv, as_ndjson, as_xlsx, export_select, parse_target, rows
-from app.services.ledger import csv_stream, file_chunks, ledger_rows, ledger_workbook
+from app.services.ledger import csv_stream, ledger_heading, ledger_rows, xlsx_file
 
 router = APIRouter(tags=["exports"], route_class=TransactionRoute)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
 
 
 def _disposition(name: str) -> dict[str, str]:
@@ -23,14 +32,25 @@ def _disposition(name: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
 
 
-@router.get("/exports/tasks.csv")
-def export_tasks_csv(
+async def _stream(make: Callable[[], Iterator[bytes]], media_type: str, name: str
+                  ) -> StreamingResponse:
+    chunks = await run_in_threadpool(lambda: primed(make()))
+    return StreamingResponse(chunks, media_type=media_type, headers=_disposition(name))
+
+
+async def _workbook(make: Callable[[], IO[bytes]], name: str) -> StreamingResponse:
+    out = await run_in_threadpool(make)
+    return StreamingResponse(file_chunks(out), media_type=XLSX, headers=_disposition(name))
+
+
+@router.get("/reports/ledger.csv")
+async def ledger_csv(
     request: Request, actor: CurrentActor, filters: TaskFiltersDep
 ) -> StreamingResponse:
-    """The ledger as CSV, one row per task, streamed; same filters as `/tasks`."""
-    rows = ledger_rows(request.app.state.engine, actor, filters)
-    return StreamingResponse(csv_stream(rows), media_type="text/csv; charset=utf-8",
-                             headers=_disposition("整改台账.csv"))
+    """The rectification ledger as CSV, one row per task, streamed; same filters as `/tasks`."""
+    engine = request.app.state.engine
+    return await _stream(lambda: csv_stream(ledger_rows(engine, actor, filters)), CSV,
+                         "整改台账.csv")
 
 
 @router.get("/reports/ledger.xlsx")
@@ -39,9 +59,9 @@ async def ledger_xlsx(
 ) -> StreamingResponse:
     """The rectification ledger (问题清单、任务清单、责任清单) as an Excel workbook."""
     engine = request.app.state.engine
-    path, name = await run_in_threadpool(
-        lambda: ledger_workbook(engine, actor, filters, clock.today()))
-    return StreamingResponse(file_chunks(path), media_type=XLSX, headers=_disposition(name))
+    title, name = await run_in_threadpool(
+        lambda: ledger_heading(engine, actor, filters, clock.today()))
+    return await _workbook(lambda: xlsx_file(ledger_rows(engine, actor, filters), title), name)
 
 
 @router.get("/exports/{target}")
@@ -52,12 +72,10 @@ async def export_table(request: Request, actor: CurrentActor, target: str) -> St
     spec, name, fmt = parse_target(target)
     stmt = export_select(spec, actor, dict(request.query_params))
     engine = request.app.state.engine
-    headers = _disposition(f"{name}.{fmt}")
+    data: Callable[[], Iterator[tuple[Any, ...]]] = lambda: rows(engine, stmt)  # noqa: E731
     if fmt == "csv":
-        return StreamingResponse(as_csv(spec.columns, rows(engine, stmt)),
-                                 media_type="text/csv; charset=utf-8", headers=headers)
+        return await _stream(lambda: as_csv(spec.columns, data()), CSV, f"{name}.csv")
     if fmt == "ndjson":
-        return StreamingResponse(as_ndjson(spec.columns, rows(engine, stmt)),
-                                 media_type="application/x-ndjson", headers=headers)
-    path = await run_in_threadpool(lambda: as_xlsx(spec.columns, rows(engine, stmt), name))
-    return StreamingResponse(file_chunks(path), media_type=XLSX, headers=headers)
+        return await _stream(lambda: as_ndjson(spec.columns, data()), "application/x-ndjson",
+                             f"{name}.ndjson")
+    return await _workbook(lambda: as_xlsx(spec.columns, data(), name), f"{name}.xlsx")

@@ -5,7 +5,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from app import clock
@@ -34,7 +33,6 @@ from app.models.rectification import (
 from app.services import rectification_stats as stats
 from app.services import rectifications as svc
 from app.services.actors import Actor
-from app.services.ledger import file_chunks
 from app.services.pagination import MAX_LIMIT, PageParams
 
 router = APIRouter(tags=["rectifications"], route_class=TransactionRoute)
@@ -253,10 +251,10 @@ def record_revisit(body: RevisitUpdate, request: Request, revisit: RevisitDep,
 
 @router.get("/reports/rectification-stats.xlsx")
 def rectification_stats(session: SessionDep, actor: CurrentActor,
-                        campaign_id: int | None = None) -> StreamingResponse:
+                        campaign_id: int | None = None) -> Response:
     """The upward table (整顿转化情况统计表): a row per township and the county total."""
     rows, title = stats.upward_table(session=session, actor=actor, campaign_id=campaign_id)
-    path = stats.stats_workbook(rows, title)
+    body = stats.stats_workbook(rows, title)
     name = quote("软弱涣散基层党组织整顿转化情况统计表.xlsx")
-    return StreamingResponse(file_chunks(path), media_type=XLSX, headers={
+    return Response(body, media_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{name}"})

@@ -8,20 +8,24 @@ so a committed creation always has its stored response and a replay can never cr
 """
 
 import hashlib
+import types
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import anyio
 from anyio.lowlevel import RunVar
-from fastapi import Request, Response
-from fastapi.routing import APIRoute
+from fastapi import Request, Response, params
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, _effective_route_context_var
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.db import new_session
+from app.models.forms import Int, SafeText
 from app.models.idempotency import IdempotencyRecord
+from app.services.auth import touch_token
 from app.services.errors import Conflict, DomainError
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -119,10 +123,54 @@ def database_gate(size: int) -> anyio.Semaphore:
         return gate
 
 
+def _guarded(annotation: Any) -> Any:
+    """`annotation` with every `int` an `Int` (what a column holds, typed as a person types
+    it) and every `str` a `SafeText` (no control characters), inside `Optional`, `list` and
+    `Annotated` too."""
+    if annotation is int:
+        return Int
+    if annotation is str:
+        return SafeText
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return Annotated[(_guarded(args[0]), *annotation.__metadata__)]  # type: ignore[valid-type]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_guarded(a) for a in args)]  # noqa: UP007
+    if origin is list:
+        return list[_guarded(args[0])]  # type: ignore[misc]
+    return annotation
+
+
+def guard_parameters(dependant: Dependant) -> None:
+    """Give every path, query, header and form parameter of `dependant` (and of its dependencies)
+    the boundary's types, once when the route is made: an integer beyond the column is
+    refused (a path's answers 404, see `app.api.errors`), a text with control characters
+    422 naming the parameter. No endpoint repeats the check."""
+    forms = [f for f in dependant.body_params if isinstance(f.field_info, params.Form)]
+    fields = (*dependant.path_params, *dependant.query_params, *dependant.header_params, *forms)
+    for field in fields:
+        if getattr(field, "_rectify_guarded", False):
+            continue
+        field._rectify_guarded = True  # type: ignore[attr-defined]
+        guarded = _guarded(field.field_info.annotation)
+        if guarded is not field.field_info.annotation:
+            field.field_info.annotation = guarded
+            field.__post_init__()
+    for sub in dependant.dependencies:
+        guard_parameters(sub)
+
+
 class TransactionRoute(APIRoute):
-    """An APIRoute whose request owns one transaction (see the module's docstring)."""
+    """An APIRoute whose request owns one transaction (see the module's docstring); its
+    parameters are checked at the boundary (`guard_parameters`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        # FastAPI builds the handler of an included route from a dependant of its own (the
+        # "effective context" of the inclusion): guard that one and the route's
+        context = _effective_route_context_var.get()
+        if context is not None and context.original_route is self and context.dependant:
+            guard_parameters(context.dependant)
+        guard_parameters(self.dependant)
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:
@@ -167,5 +215,8 @@ class TransactionRoute(APIRoute):
                 raise
             finally:
                 await run_in_threadpool(session.close)
+                token_used = session.info.get("token_used")
+                if token_used is not None:
+                    await run_in_threadpool(touch_token, request.app.state.engine, token_used)
 
         return run_in_transaction

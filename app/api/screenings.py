@@ -4,7 +4,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from app import clock
@@ -35,7 +34,6 @@ from app.services.actors import Actor
 from app.services.branches import get_branch
 from app.services.campaigns import campaign_criteria, get_campaign
 from app.services.errors import PreconditionFailed
-from app.services.ledger import file_chunks
 from app.services.warnings import early_warnings, warnings_xlsx
 
 router = APIRouter(tags=["screenings"], route_class=TransactionRoute)
@@ -173,13 +171,13 @@ def list_early_warnings(request: Request, session: SessionDep, actor: CurrentAct
     return json_list(items)
 
 
-@router.get("/early-warnings.xlsx", response_class=StreamingResponse)
+@router.get("/early-warnings.xlsx", response_class=Response)
 def early_warnings_xlsx(session: SessionDep, actor: CurrentActor, settings: SettingsDep,
                         campaign_id: int | None = None,
-                        township_id: int | None = None) -> StreamingResponse:
+                        township_id: int | None = None) -> Response:
     """The ranked list as an Excel workbook (same filters as `/early-warnings`)."""
     items = early_warnings(session=session, actor=actor, settings=settings,
                            campaign_id=campaign_id, township_id=township_id)
-    path = warnings_xlsx(items, f"预警名单({clock.today():%Y-%m-%d})")
-    return StreamingResponse(file_chunks(path), media_type=XLSX, headers={
+    body = warnings_xlsx(items, f"预警名单({clock.today():%Y-%m-%d})")
+    return Response(body, media_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote('预警名单.xlsx')}"})

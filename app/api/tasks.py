@@ -109,8 +109,9 @@ def create_task(body: TaskCreate, request: Request, session: SessionDep,
                 actor: CurrentActor) -> Response:
     """Add a measure against a problem, with who is responsible and by when."""
     task = svc.create_task(session=session, actor=actor, data=body)
-    return respond(request, svc.task_public(session, task), status_code=201, etag=task.version,
-                   location=f"/api/v1/tasks/{task.id}", fragment="fragments/task_cards.html",
+    return respond(request, svc.task_public(session, task, actor), status_code=201,
+                   etag=task.version, location=f"/api/v1/tasks/{task.id}",
+                   fragment="fragments/task_cards.html",
                    context={"single": True})
 
 
@@ -118,7 +119,7 @@ def create_task(body: TaskCreate, request: Request, session: SessionDep,
 def read_task(request: Request, task: TaskDep, session: SessionDep,
               actor: CurrentActor) -> Response:
     """One task with `overdue` and `duplicate_evidence`."""
-    return respond(request, svc.task_public(session, task), etag=task.version,
+    return respond(request, svc.task_public(session, task, actor), etag=task.version,
                    fragment="fragments/task_detail.html",
                    context=task_page_context(session, actor, task))
 
@@ -135,7 +136,7 @@ def update_task(body: TaskUpdate, request: Request, task: TaskDep, session: Sess
                                version=body.version if body.version is not None else if_match)
     except PreconditionFailed as exc:
         return stale_page(request, session, actor, task, exc)
-    return respond(request, svc.task_public(session, task), etag=task.version,
+    return respond(request, svc.task_public(session, task, actor), etag=task.version,
                    fragment="fragments/task_detail.html",
                    context={**task_page_context(session, actor, task), "saved": True})
 
@@ -166,7 +167,7 @@ def transition_task(body: TransitionRequest, request: Request, task: TaskDep,
         )
     except PreconditionFailed as exc:
         return stale_page(request, session, actor, task, exc)
-    return respond(request, svc.task_public(session, task), etag=task.version,
+    return respond(request, svc.task_public(session, task, actor), etag=task.version,
                    fragment="fragments/task_detail.html",
                    context=task_page_context(session, actor, task))
 
@@ -195,7 +196,7 @@ def add_update(
     return respond(request, public, status_code=201,
                    location=f"/api/v1/tasks/{task.id}/updates",
                    fragment="fragments/task_detail.html",
-                   context={"data": svc.task_public(session, task),
+                   context={"data": svc.task_public(session, task, actor),
                             **task_page_context(session, actor, task), "reported": True})
 
 

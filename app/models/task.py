@@ -98,7 +98,8 @@ class DuplicateEvidence(SQLModel):
 
     sha256: str
     file_name: str
-    other_task_ids: list[int]
+    other_task_ids: list[int]  # only tasks the reader may see
+    elsewhere: bool = False  # also evidence on tasks the reader may not see (not named)
 
 
 class TaskPublic(TaskBase):

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from sqlalchemy import Index, text
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import Timestamped, UTCDateTime, Versioned, enum_type, utc_field
@@ -150,10 +150,14 @@ class LoginSession(Timestamped, table=True):
 
 
 class LoginThrottle(Timestamped, table=True):
-    """Failed logins per username, for slowing and then refusing guessing."""
+    """Login attempts not yet followed by a success, per username and source address, for
+    slowing and then refusing guessing from that address (never from elsewhere)."""
 
     __tablename__ = "login_throttle"
-    username: str = Field(max_length=50, unique=True)
+    __table_args__ = (UniqueConstraint("username", "address",
+                                       name="uq_login_throttle_username_address"),)
+    username: str = Field(max_length=50)
+    address: str = Field(default="", max_length=64)
     failures: int = 0
     first_failure_at: datetime | None = utc_field()
     locked_until: datetime | None = utc_field()

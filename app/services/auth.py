@@ -1,22 +1,26 @@
 """Passwords, sign-in sessions with CSRF tokens, login throttling and API tokens."""
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Engine, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col
 
 from app.config import Settings
+from app.db import transaction
 from app.models.base import utcnow
 from app.models.branch import Branch
 from app.models.user import ApiToken, LoginSession, LoginThrottle, Role, TokenScope, User
 from app.services.actors import Actor
 from app.services.errors import TooManyRequests, Unauthorized
 
+log = logging.getLogger("rectify")
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "rct_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -45,47 +49,58 @@ class LoginOutcome:
     expires_at: datetime
 
 
-def _throttle_row(session: Session, username: str) -> LoginThrottle | None:
-    return session.scalars(select(LoginThrottle).where(LoginThrottle.username == username)).first()
+def _throttle_row(session: Session, username: str, address: str) -> LoginThrottle | None:
+    return session.scalars(
+        select(LoginThrottle)
+        .where(LoginThrottle.username == username, LoginThrottle.address == address)
+        .with_for_update()
+    ).first()
 
 
-def login_delay(session: Session, username: str, settings: Settings) -> float:
-    """Seconds to wait before answering: grows with recent failures (slows guessing)."""
-    row = _throttle_row(session, username)
-    if row is None or row.failures < settings.login_slow_after:
-        return 0.0
-    extra = row.failures - settings.login_slow_after + 1
-    return min(settings.login_delay_seconds * extra, 5.0)
-
-
-def check_not_locked(session: Session, username: str, settings: Settings) -> None:
-    row = _throttle_row(session, username)
+def _count_attempt(session: Session, username: str, address: str, settings: Settings) -> float:
     now = utcnow()
-    if row and row.locked_until and row.locked_until > now:
+    window = timedelta(minutes=settings.login_lock_minutes)
+    row = _throttle_row(session, username, address)
+    if row is None:
+        row = LoginThrottle(username=username, address=address, failures=0)
+    if row.locked_until and row.locked_until > now:
         wait = int((row.locked_until - now).total_seconds()) + 1
         raise TooManyRequests(
             f"登录失败次数过多,请 {max(1, wait // 60)} 分钟后再试", retry_after=wait
         )
-
-
-def record_failure(session: Session, username: str, settings: Settings) -> None:
-    """Count a failed login (in its own committed transaction: the request's rolls back)."""
-    now = utcnow()
-    window = timedelta(minutes=settings.login_lock_minutes)
-    row = _throttle_row(session, username)
-    if row is None:
-        row = LoginThrottle(username=username, failures=0)
     if row.first_failure_at is None or now - row.first_failure_at > window:
         row.failures, row.first_failure_at, row.locked_until = 0, now, None
     row.failures += 1
     if row.failures >= settings.login_max_failures:
-        row.locked_until = now + window
+        row.locked_until = now + window  # this attempt is the last one checked
     row.updated_at = now
     session.add(row)
+    session.flush()
+    if row.failures <= settings.login_slow_after:
+        return 0.0
+    return min(settings.login_delay_seconds * (row.failures - settings.login_slow_after), 5.0)
 
 
-def clear_failures(session: Session, username: str) -> None:
-    session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+def count_attempt(engine: Engine, username: str, address: str, settings: Settings) -> float:
+    """Count a login attempt of `username` from `address` before its password is checked,
+    in a committed transaction of its own (the row locked meanwhile), so parallel attempts
+    never get more checks than `login_max_failures`. Answers the seconds to wait before the
+    check (slows guessing); raises TooManyRequests (429) while the pair is locked."""
+    for _ in range(2):
+        try:
+            with transaction(engine) as session:
+                return _count_attempt(session, username, address, settings)
+        except IntegrityError:  # a simultaneous first attempt made the row: count again
+            continue
+    with transaction(engine) as session:
+        return _count_attempt(session, username, address, settings)
+
+
+def clear_attempts(session: Session, username: str, address: str) -> None:
+    """After a successful login the pair starts afresh."""
+    session.execute(delete(LoginThrottle).where(
+        LoginThrottle.username == username, LoginThrottle.address == address
+    ))
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -111,6 +126,11 @@ def open_session(session: Session, user: User, settings: Settings) -> LoginOutco
 
 def close_session(session: Session, token: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.token_hash == sha256(token)))
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Sign the user out everywhere (after a password change, reset or deactivation)."""
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
 
 
 def actor_for_user(session: Session, user: User) -> Actor:
@@ -159,6 +179,29 @@ def create_api_token(
     return token, secret
 
 
+def _mark_used(session: Session, token_id: int, now: datetime) -> None:
+    # A plain UPDATE: bookkeeping, not a change of the record (no version, audit or feed).
+    # Conditional, so concurrent requests of one token update it once a minute instead of
+    # queueing on the row one after another.
+    stale = now - LAST_USED_RESOLUTION
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id,
+               or_(col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < stale))
+        .values(last_used_at=now)
+    )
+
+
+def touch_token(engine: Engine, token_id: int) -> None:
+    """Record a token's use in a short transaction of its own; bookkeeping that never
+    fails the request it comes from (a busy database just skips this minute's mark)."""
+    try:
+        with transaction(engine) as session:
+            _mark_used(session, token_id, utcnow())
+    except OperationalError as exc:
+        log.info("last_used_at of token %s not recorded: %s", token_id, type(exc.orig).__name__)
+
+
 def actor_from_api_token(session: Session, secret: str) -> Actor:
     token = session.scalars(
         select(ApiToken).where(ApiToken.secret_hash == sha256(secret))
@@ -171,16 +214,14 @@ def actor_from_api_token(session: Session, secret: str) -> Actor:
     if token.expires_at is not None and token.expires_at <= now:
         raise Unauthorized("API 令牌已过期")
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        # A plain UPDATE: bookkeeping, not a change of the record (no version, audit or
-        # feed). Conditional, so concurrent requests of one token update it once a minute
-        # instead of queueing on the row one after another.
-        stale = now - LAST_USED_RESOLUTION
-        session.execute(
-            update(ApiToken)
-            .where(ApiToken.id == token.id,
-                   or_(col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < stale))
-            .values(last_used_at=now)
-        )
+        assert token.id is not None
+        if session.get_bind().dialect.name == "sqlite":
+            # a write inside SQLite's read transaction fails ("database is locked") when
+            # another connection wrote meanwhile: the request's route writes it after its
+            # own transaction ends (`touch_token`)
+            session.info["token_used"] = token.id
+        else:
+            _mark_used(session, token.id, now)
     return Actor(
         label=f"token:{token.prefix}", role=None, township_id=token.township_id,
         token_id=token.id, token_can_write=token.scope == TokenScope.write,

@@ -115,8 +115,9 @@ def list_branches(
     if filters.kind is not None:
         stmt = stmt.where(Branch.kind == filters.kind)
     if filters.q:
-        like = f"%{filters.q.strip()}%"
-        stmt = stmt.where(or_(col(Branch.name).like(like), col(Branch.secretary_name).like(like)))
+        text = filters.q.strip()  # literally: `%` and `_` are characters
+        stmt = stmt.where(or_(col(Branch.name).contains(text, autoescape=True),
+                              col(Branch.secretary_name).contains(text, autoescape=True)))
     if filters.flag is not None:
         stmt = stmt.where(FLAG_RULES[filters.flag].where())
     rows, next_cursor = keyset_page(

@@ -7,27 +7,28 @@ written out as they come, so memory stays flat whatever the number of rows.
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
-import xlsxwriter
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement, Engine, Select, select
 from sqlmodel import col
 
 from app.models.activity import Activity
 from app.models.branch import Branch
 from app.models.feedback import FeedbackForm, Opinion
+from app.models.forms import TEXT_MESSAGE, Id, SafeText
 from app.models.problem import Problem
 from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Revisit
 from app.models.screening import Screening
 from app.models.task import Task
 from app.services.actors import Actor, branch_visible, record_visible
+from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
 from app.services.errors import Invalid
+from app.web.templating import LOCAL_TZ
 
 BATCH = 2000
 
@@ -129,6 +130,7 @@ EXPORTS: dict[str, ExportSpec] = {
     ),
 }
 FORMATS = ("csv", "ndjson", "xlsx")
+FILTER_TYPES: dict[type, TypeAdapter[Any]] = {int: TypeAdapter(Id), str: TypeAdapter(SafeText)}
 
 
 def parse_target(target: str) -> tuple[ExportSpec, str, str]:
@@ -142,6 +144,10 @@ def parse_target(target: str) -> tuple[ExportSpec, str, str]:
 
 
 def export_select(spec: ExportSpec, actor: Actor, params: dict[str, str]) -> Select[Any]:
+    """The rows of `spec` the actor may see, narrowed by the list's filters in `params`.
+
+    Filters are checked like every parameter (an id beyond the column, a text with control
+    characters: `Invalid` naming the filter) before anything is streamed."""
     model = spec.model
     stmt = select(*[getattr(model, c) for c in spec.columns]).where(
         col(model.deleted_at).is_(None), spec.scope(actor)
@@ -150,12 +156,20 @@ def export_select(spec: ExportSpec, actor: Actor, params: dict[str, str]) -> Sel
         raw = params.get(name)
         if raw in (None, ""):
             continue
-        try:
-            value: Any = kind(raw)
-        except ValueError:
-            raise Invalid(name, "应为整数") from None
+        value = _filter_value(name, kind, raw)
         stmt = stmt.where(getattr(model, name) == value)
     return stmt.order_by(model.id)
+
+
+def _filter_value(name: str, kind: type, raw: str) -> Any:
+    try:
+        value = FILTER_TYPES[kind].validate_python(raw)
+    except ValidationError as exc:
+        kind_of_error = exc.errors()[0]["type"]
+        message = {"text_control": TEXT_MESSAGE, "int_parsing": "应为整数"}.get(
+            kind_of_error, "超出可存储的范围")
+        raise Invalid(name, message) from None
+    return value
 
 
 def rows(engine: Engine, stmt: Select[Any]) -> Iterator[tuple[Any, ...]]:
@@ -165,24 +179,23 @@ def rows(engine: Engine, stmt: Select[Any]) -> Iterator[tuple[Any, ...]]:
             yield tuple(row)
 
 
-def _plain(value: Any) -> Any:
+def _json_value(value: Any) -> Any:
     value = getattr(value, "value", value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
     return value
 
 
 def as_csv(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:
+    """CSV for people (UTF-8 BOM for Excel), every cell through `cells.csv_cell`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(columns)
     for i, row in enumerate(data, start=1):
-        writer.writerow(["" if v is None else _plain(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
         if i % 1000 == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -191,10 +204,10 @@ def as_csv(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iterato
 
 
 def as_ndjson(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:
+    """One JSON object per row, the values as stored (byte-faithful, no cell rules)."""
     lines: list[str] = []
     for row in data:
-        record = {c: (_plain(v) if not isinstance(v, list | dict) else v)
-                  for c, v in zip(columns, row, strict=True)}
+        record = {c: _json_value(v) for c, v in zip(columns, row, strict=True)}
         lines.append(json.dumps(record, ensure_ascii=False, default=str))
         if len(lines) >= 1000:
             yield ("\n".join(lines) + "\n").encode()
@@ -203,14 +216,25 @@ def as_ndjson(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iter
         yield ("\n".join(lines) + "\n").encode()
 
 
-def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]], sheet: str) -> str:
-    """Write to a temporary workbook in constant memory; answer its path."""
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="export-")
-    os.close(fd)
-    book = xlsxwriter.Workbook(path, {"constant_memory": True})
-    ws = book.add_worksheet(sheet[:31])
-    ws.write_row(0, 0, columns, book.add_format({"bold": True}))
-    for r, row in enumerate(data, start=1):
-        ws.write_row(r, 0, ["" if v is None else _plain(v) for v in row])
-    book.close()
-    return path
+def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]], sheet: str) -> IO[bytes]:
+    """Write to an unnamed temporary workbook in constant memory, typed cells through
+    `cells.XlsxCells`; answer the file, rewound (`cells.file_chunks` streams and closes it)."""
+    book, out = new_workbook()
+    try:
+        ws = book.add_worksheet(sheet[:31])
+        ws.write_row(0, 0, columns, book.add_format({"bold": True}))
+        cells = XlsxCells(book, ws)
+        for r, row in enumerate(data, start=1):
+            cells.write_row(r, (_local(v) for v in row))
+    except BaseException:
+        out.close()
+        raise
+    return finished(book, out)
+
+
+def _local(value: Any) -> Any:
+    """An instant in the pages' time zone (what people read), other values unchanged."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    return value

@@ -56,9 +56,11 @@ def put_issuance(*, session: Session, actor: Actor, data: FormIssuancePut) -> Fo
     except NotFound:
         raise Invalid("branch_id", "所选党支部不存在") from None
     require_township_write(actor, branch.township_id, "征求意见表发放数")
-    row = session.scalars(select(FormIssuance).where(
-        FormIssuance.campaign_id == data.campaign_id, FormIssuance.branch_id == data.branch_id
-    )).first()
+    # an upsert: PUTs for one branch take turns on the branch's row, so a simultaneous
+    # first PUT is seen as the row it inserted and a PUT without a version always succeeds
+    # (one with a version still answers 412 when stale)
+    session.execute(select(Branch.id).where(Branch.id == branch.id).with_for_update())
+    row = _locked_issuance(session, data.campaign_id, data.branch_id)
     if row is None:
         row = FormIssuance(campaign_id=data.campaign_id, branch_id=data.branch_id,
                            township_id=branch.township_id, issued=data.issued)
@@ -104,6 +106,12 @@ def delete_issuance(
     soft_delete(issuance, session=session, reason=reason)
     session.add(issuance)
     session.flush()
+
+
+def _locked_issuance(session: Session, campaign_id: int, branch_id: int) -> FormIssuance | None:
+    return session.scalars(select(FormIssuance).where(
+        FormIssuance.campaign_id == campaign_id, FormIssuance.branch_id == branch_id
+    ).with_for_update().execution_options(populate_existing=True)).first()
 
 
 def _returned_count() -> Any:

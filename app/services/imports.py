@@ -19,8 +19,6 @@ a checked row is matched and written:
 import codecs
 import csv
 import io
-import os
-import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Iterator
@@ -28,7 +26,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, Literal
 
-import xlsxwriter
 from openpyxl import load_workbook
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
@@ -39,6 +36,7 @@ from app.models.branch import Branch, BranchCreate
 from app.models.township import Township, TownshipCreate
 from app.services.actors import Actor, require_county_admin, require_register_write
 from app.services.branches import _check_age_bands
+from app.services.cells import small_workbook
 from app.services.errors import DomainError, FieldError, Forbidden, Invalid
 
 Kind = Literal["text", "int", "decimal", "bool", "choice"]
@@ -309,60 +307,54 @@ def pydantic_errors(spec: TableSpec, number: int, error: ValidationError,
 def template_xlsx(spec: TableSpec) -> bytes:
     """The import template: the headers, drop-down lists for choices and yes/no, one example
     row, and a second sheet explaining each column."""
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="template-")
-    os.close(fd)
-    try:
-        book = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False})
-        sheet = book.add_worksheet(spec.name[:31])
-        head = book.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1,
-                                "text_wrap": True, "valign": "vcenter"})
-        need = book.add_format({"bold": True, "bg_color": "#FDE9E7", "border": 1,
-                                "text_wrap": True, "valign": "vcenter", "font_color": "#9C0006"})
-        text = book.add_format({"num_format": "@"})
-        for i, c in enumerate(spec.columns):
-            sheet.write_string(0, i, c.header, need if c.required else head)
-            sheet.set_column(i, i, max(10, min(30, len(c.header) * 2 + 2)),
-                             text if c.kind == "text" else None)
-            if c.example:
-                sheet.write_string(1, i, c.example)
-            if c.kind in ("choice", "bool"):
-                options = list((c.choices or {}).values()) if c.kind == "choice" else ["是", "否"]
-                sheet.data_validation(1, i, MAX_ROWS, i, {
-                    "validate": "list", "source": options, "error_title": c.header,
-                    "error_message": f"请从下拉列表中选择:{'、'.join(options)}",
-                })
-            elif c.kind == "int":
-                sheet.data_validation(1, i, MAX_ROWS, i, {
-                    "validate": "integer", "criteria": ">=", "value": 0,
-                    "error_title": c.header, "error_message": "请填写不小于 0 的整数",
-                    "ignore_blank": True,
-                })
-        sheet.freeze_panes(1, 0)
-        sheet.set_row(0, 32)
-        guide = book.add_worksheet("填写说明")
-        guide.set_column(0, 0, 24)
-        guide.set_column(1, 1, 8)
-        guide.set_column(2, 2, 70)
-        wrap = book.add_format({"text_wrap": True, "valign": "top"})
-        guide.write_row(0, 0, ["列名", "必填", "说明"], head)
-        for i, c in enumerate(spec.columns, start=1):
-            guide.write_string(i, 0, c.header, wrap)
-            guide.write_string(i, 1, "是" if c.required else "", wrap)
-            guide.write_string(i, 2, c.help, wrap)
-        n = len(spec.columns) + 2
-        for line in (
-            f"从“{spec.name}”表的第2行起每行填写一条;示例行请改写或删除后再导入。",
-            "留空的单元格:新增时按未填写处理,更新已有记录时保留原来的值。",
-            "数字可用全角或半角,前后多余的空格会被忽略。",
-            "可以先选择“预览”检查,确认无误后再导入;有任何错误时不会写入任何数据。",
-        ):
-            guide.write_string(n, 0, line)
-            n += 1
-        book.close()
-        with open(path, "rb") as f:
-            return f.read()
-    finally:
-        os.unlink(path)
+    book, out = small_workbook()
+    sheet = book.add_worksheet(spec.name[:31])
+    head = book.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1,
+                            "text_wrap": True, "valign": "vcenter"})
+    need = book.add_format({"bold": True, "bg_color": "#FDE9E7", "border": 1,
+                            "text_wrap": True, "valign": "vcenter", "font_color": "#9C0006"})
+    text = book.add_format({"num_format": "@"})
+    for i, c in enumerate(spec.columns):
+        sheet.write_string(0, i, c.header, need if c.required else head)
+        sheet.set_column(i, i, max(10, min(30, len(c.header) * 2 + 2)),
+                         text if c.kind == "text" else None)
+        if c.example:
+            sheet.write_string(1, i, c.example)
+        if c.kind in ("choice", "bool"):
+            options = list((c.choices or {}).values()) if c.kind == "choice" else ["是", "否"]
+            sheet.data_validation(1, i, MAX_ROWS, i, {
+                "validate": "list", "source": options, "error_title": c.header,
+                "error_message": f"请从下拉列表中选择:{'、'.join(options)}",
+            })
+        elif c.kind == "int":
+            sheet.data_validation(1, i, MAX_ROWS, i, {
+                "validate": "integer", "criteria": ">=", "value": 0,
+                "error_title": c.header, "error_message": "请填写不小于 0 的整数",
+                "ignore_blank": True,
+            })
+    sheet.freeze_panes(1, 0)
+    sheet.set_row(0, 32)
+    guide = book.add_worksheet("填写说明")
+    guide.set_column(0, 0, 24)
+    guide.set_column(1, 1, 8)
+    guide.set_column(2, 2, 70)
+    wrap = book.add_format({"text_wrap": True, "valign": "top"})
+    guide.write_row(0, 0, ["列名", "必填", "说明"], head)
+    for i, c in enumerate(spec.columns, start=1):
+        guide.write_string(i, 0, c.header, wrap)
+        guide.write_string(i, 1, "是" if c.required else "", wrap)
+        guide.write_string(i, 2, c.help, wrap)
+    n = len(spec.columns) + 2
+    for line in (
+        f"从“{spec.name}”表的第2行起每行填写一条;示例行请改写或删除后再导入。",
+        "留空的单元格:新增时按未填写处理,更新已有记录时保留原来的值。",
+        "数字可用全角或半角,前后多余的空格会被忽略。",
+        "可以先选择“预览”检查,确认无误后再导入;有任何错误时不会写入任何数据。",
+    ):
+        guide.write_string(n, 0, line)
+        n += 1
+    book.close()
+    return out.getvalue()
 
 
 # ----------------------------------------------------------------- the branch register

@@ -8,13 +8,10 @@ landscape fitted to the page width, the title and header rows on every page.
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import IO, Any
 
-import xlsxwriter
 from sqlalchemy import Engine, Select, select
 from sqlmodel import col
 
@@ -25,6 +22,7 @@ from app.models.problem import Problem
 from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
 from app.models.township import Township
 from app.services.actors import Actor
+from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
 from app.web.templating import LOCAL_TZ
 
@@ -143,12 +141,6 @@ def _local_day(at: Any) -> date | str:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(LOCAL_TZ).date()
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
-    return "" if value is None else str(value)
-
-
 def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     """CSV with a UTF-8 BOM (so Excel reads the Chinese), a header, then rows as they come."""
     buffer = io.StringIO()
@@ -156,7 +148,7 @@ def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     buffer.write("\ufeff")
     writer.writerow(HEADERS)
     for i, row in enumerate(rows, start=1):
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([csv_cell(v) for v in row])
         if i % 500 == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -179,61 +171,34 @@ def ledger_heading(engine: Engine, actor: Actor, filters: TaskFilters,
     return f"{whose}整改台账({day})", f"{whose}整改台账_{today:%Y%m%d}.xlsx"
 
 
-def ledger_workbook(engine: Engine, actor: Actor, filters: TaskFilters,
-                    today: date) -> tuple[str, str]:
-    """The ledger written to a temporary .xlsx: (its path, the file name to send)."""
-    title, name = ledger_heading(engine, actor, filters, today)
-    return xlsx_file(ledger_rows(engine, actor, filters), title), name
-
-
-def xlsx_file(rows: Iterator[list[Any]], title: str) -> str:
-    """Write the ledger to a temporary .xlsx (constant memory) and answer its path.
+def xlsx_file(rows: Iterator[list[Any]], title: str) -> IO[bytes]:
+    """Write the ledger to an unnamed temporary .xlsx (constant memory); answer the file,
+    rewound (`cells.file_chunks` streams and closes it).
 
     It prints on A4 landscape, fitted to one page wide, with the title and the header
     rows repeated at the top of every page."""
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="ledger-")
-    os.close(fd)
-    # strings_to_formulas off: text a user typed ("=1+1") stays text, never a formula
-    book = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True,
-                                      "strings_to_formulas": False})
-    sheet = book.add_worksheet("整改台账")
-    bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
-                            "bg_color": "#F2F2F2"})
-    wrap = book.add_format({"text_wrap": True, "valign": "top", "border": 1})
-    day = book.add_format({"num_format": "yyyy-mm-dd", "valign": "top", "border": 1})
-    title_fmt = book.add_format({"bold": True, "font_size": 14})
-    widths = [6, 16, 22, 36, 36, 14, 10, 12, 36, 24, 24, 12]
-    for i, w in enumerate(widths):
-        sheet.set_column(i, i, w)
-    sheet.write(0, 0, title, title_fmt)
-    sheet.write_row(1, 0, HEADERS, bold)
-    r = 2
-    for row in rows:
-        for c, value in enumerate(row):
-            if isinstance(value, date):
-                sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), day)
-            else:
-                sheet.write(r, c, value, wrap)
-        r += 1
-    sheet.freeze_panes(2, 0)
-    sheet.set_paper(9)  # A4
-    sheet.set_landscape()
-    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
-    sheet.repeat_rows(0, 1)
-    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    sheet.set_footer("&C第 &P 页,共 &N 页")
-    book.close()
-    return path
-
-
-def file_chunks(path: str, chunk: int = 256 * 1024) -> Iterator[bytes]:
-    """Stream a temporary file and remove it afterwards."""
+    book, out = new_workbook()
     try:
-        with open(path, "rb") as f:
-            while data := f.read(chunk):
-                yield data
-    finally:
-        os.unlink(path)
-
-
-
+        sheet = book.add_worksheet("整改台账")
+        bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
+                                "bg_color": "#F2F2F2"})
+        title_fmt = book.add_format({"bold": True, "font_size": 14})
+        cells = XlsxCells(book, sheet, {"text_wrap": True, "valign": "top", "border": 1})
+        widths = [6, 16, 22, 36, 36, 14, 10, 12, 36, 24, 24, 12]
+        for i, w in enumerate(widths):
+            sheet.set_column(i, i, w)
+        sheet.write_string(0, 0, title, title_fmt)
+        sheet.write_row(1, 0, HEADERS, bold)
+        for r, row in enumerate(rows, start=2):
+            cells.write_row(r, row)
+        sheet.freeze_panes(2, 0)
+        sheet.set_paper(9)  # A4
+        sheet.set_landscape()
+        sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
+        sheet.repeat_rows(0, 1)
+        sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        sheet.set_footer("&C第 &P 页,共 &N 页")
+    except BaseException:
+        out.close()
+        raise
+    return finished(book, out)

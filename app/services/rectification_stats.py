@@ -2,13 +2,10 @@
 block with its warnings, the upward table (a row per township and the county total), and
 the report's sentences about them."""
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -32,6 +29,7 @@ from app.models.task import Task, TaskStatus
 from app.models.township import Township
 from app.services.actors import Actor, branch_visible, record_visible, township_visible
 from app.services.campaigns import get_campaign, latest_active
+from app.services.cells import safe_text, small_workbook
 from app.services.rectifications import overdue_visits_of
 
 TARGET_KINDS = (BranchKind.village, BranchKind.community)
@@ -281,13 +279,10 @@ def _row(name: str, branches: int, screened: int, c: dict[str, int], solved: int
     )
 
 
-def stats_workbook(rows: list[UpwardRow], title: str) -> str:
-    """Write the upward table to a temporary .xlsx (numbers typed, shares as percentages)
-    and answer its path."""
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="rect-stats-")
-    os.close(fd)
-    book = xlsxwriter.Workbook(path, {"strings_to_formulas": False,
-                                      "strings_to_urls": False})
+def stats_workbook(rows: list[UpwardRow], title: str) -> bytes:
+    """The upward table as .xlsx bytes (numbers typed, shares as percentages; township
+    names through the cell writer's text rule)."""
+    book, out = small_workbook()
     sheet = book.add_worksheet("整顿转化情况")
     head = book.add_format({"bold": True, "border": 1, "align": "center",
                             "valign": "vcenter", "text_wrap": True, "bg_color": "#F2F2F2"})
@@ -302,14 +297,14 @@ def stats_workbook(rows: list[UpwardRow], title: str) -> str:
     for r, row in enumerate(rows, start=2):
         for c, value in enumerate(row.cells()):
             if c == 0:
-                sheet.write_string(r, c, str(value), bold if row is rows[-1] else text)
+                sheet.write_string(r, c, safe_text(str(value)), bold if row is rows[-1] else text)
             elif HEADERS[c] in ("占比", "转化率"):
                 sheet.write_number(r, c, float(value), percent)
             else:
                 sheet.write_number(r, c, int(value), number)
     sheet.freeze_panes(2, 1)
     book.close()
-    return path
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------- the report's sentences

@@ -12,13 +12,10 @@ and the styles' theme fonts are removed, so Word and WPS use these fonts.
 """
 
 import io
-import os
 import re
-import tempfile
 import unicodedata
 from datetime import datetime
 
-import xlsxwriter
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
@@ -29,7 +26,9 @@ from docx.shared import Mm, Pt, RGBColor
 from docx.styles.style import ParagraphStyle
 from docx.text.paragraph import Paragraph
 
+from app.models.forms import strip_control
 from app.models.report import SummaryWarning
+from app.services.cells import safe_text, small_workbook
 from app.services.report_text import ReportDocument
 
 BODY_FONT = "仿宋_GB2312"
@@ -174,7 +173,9 @@ def _body(d: object, text: str) -> None:
 
 
 def to_docx(doc: ReportDocument) -> bytes:
-    """The report as a .docx in the official format (see the module's docstring)."""
+    """The report as a .docx in the official format (see the module's docstring); texts go
+    in without the control characters Word refuses (rows stored before the input boundary
+    refused them may still hold some)."""
     d = Document()
     _styles(d)
     _page(d)
@@ -185,14 +186,14 @@ def to_docx(doc: ReportDocument) -> bytes:
     props.comments = ""
     props.keywords = ""
     props.created = props.modified = datetime(doc.dated.year, doc.dated.month, doc.dated.day)
-    d.add_paragraph(doc.title, style=TITLE_STYLE)
+    d.add_paragraph(strip_control(doc.title), style=TITLE_STYLE)
     d.add_paragraph()
-    d.add_paragraph(doc.opening)
+    d.add_paragraph(strip_control(doc.opening))
     for section in doc.sections:
-        d.add_paragraph(section.heading, style="Heading 1")
+        d.add_paragraph(strip_control(section.heading), style="Heading 1")
         for text in section.paragraphs:
-            _body(d, text)
-    _signature(d, doc.signature, doc.date_line)
+            _body(d, strip_control(text))
+    _signature(d, strip_control(doc.signature), doc.date_line)
     buffer = io.BytesIO()
     d.save(buffer)
     return buffer.getvalue()
@@ -201,31 +202,25 @@ def to_docx(doc: ReportDocument) -> bytes:
 def checks_xlsx(warnings: list[SummaryWarning], *, place: str, as_of_text: str) -> bytes:
     """The data checks (数据核对清单): one row per figure that does not add up, to correct
     in the records before the report goes out."""
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="checks-")
-    os.close(fd)
-    try:
-        book = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False})
-        sheet = book.add_worksheet("数据核对清单")
-        title = book.add_format({"bold": True, "font_size": 14})
-        head = book.add_format({"bold": True, "border": 1, "bg_color": "#F2F2F2"})
-        wrap = book.add_format({"text_wrap": True, "valign": "top", "border": 1})
-        sheet.set_column(0, 0, 6)
-        sheet.set_column(1, 1, 80)
-        sheet.set_column(2, 2, 26)
-        sheet.write(0, 0, f"{place}数据核对清单(截至{as_of_text})", title)
-        sheet.write_row(1, 0, ["序号", "需核对的情况", "代码"], head)
-        for i, w in enumerate(warnings, start=1):
-            sheet.write_number(i + 1, 0, i, wrap)
-            sheet.write_string(i + 1, 1, w.message, wrap)
-            sheet.write_string(i + 1, 2, w.code, wrap)
-        if not warnings:
-            sheet.write(2, 1, "各项数据相互吻合,无需核对。")
-        sheet.set_landscape()
-        sheet.set_paper(9)
-        sheet.fit_to_pages(1, 0)
-        sheet.repeat_rows(1)
-        book.close()
-        with open(path, "rb") as f:
-            return f.read()
-    finally:
-        os.unlink(path)
+    book, out = small_workbook()
+    sheet = book.add_worksheet("数据核对清单")
+    title = book.add_format({"bold": True, "font_size": 14})
+    head = book.add_format({"bold": True, "border": 1, "bg_color": "#F2F2F2"})
+    wrap = book.add_format({"text_wrap": True, "valign": "top", "border": 1})
+    sheet.set_column(0, 0, 6)
+    sheet.set_column(1, 1, 80)
+    sheet.set_column(2, 2, 26)
+    sheet.write(0, 0, f"{place}数据核对清单(截至{as_of_text})", title)
+    sheet.write_row(1, 0, ["序号", "需核对的情况", "代码"], head)
+    for i, w in enumerate(warnings, start=1):
+        sheet.write_number(i + 1, 0, i, wrap)
+        sheet.write_string(i + 1, 1, safe_text(w.message), wrap)
+        sheet.write_string(i + 1, 2, w.code, wrap)
+    if not warnings:
+        sheet.write(2, 1, "各项数据相互吻合,无需核对。")
+    sheet.set_landscape()
+    sheet.set_paper(9)
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(1)
+    book.close()
+    return out.getvalue()

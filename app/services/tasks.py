@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import ColumnElement, and_, exists, func, not_, select
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -124,26 +124,34 @@ def filtered_tasks(actor: Actor, filters: TaskFilters, today: date | None = None
 
 
 def duplicate_evidence(
-    session: Session, task_ids: Sequence[int]
+    session: Session, task_ids: Sequence[int], actor: Actor | None
 ) -> dict[int, list[DuplicateEvidence]]:
-    """For each task, its files whose sha256 is also evidence on another task."""
+    """For each task, its files whose sha256 is also evidence on another task. Only tasks
+    `actor` may see are named; the others only set `elsewhere` (no actor: none named)."""
     if not task_ids:
         return {}
     other = aliased(Attachment)
+    other_task = aliased(Task)
+    named = (record_visible(actor, col(other_task.township_id), col(other_task.branch_id))
+             if actor is not None else false())
     rows = session.execute(
-        select(Attachment.task_id, Attachment.sha256, Attachment.file_name, other.task_id)
+        select(Attachment.task_id, Attachment.sha256, Attachment.file_name, other.task_id,
+               case((named, True), else_=False))
         .join(other, and_(other.sha256 == Attachment.sha256, other.task_id != Attachment.task_id,
                           col(other.deleted_at).is_(None)))
+        .join(other_task, col(other_task.id) == other.task_id)
         .where(col(Attachment.task_id).in_(task_ids), col(Attachment.deleted_at).is_(None))
         .order_by(Attachment.task_id, Attachment.sha256, other.task_id)
     ).all()
     found: dict[int, dict[str, DuplicateEvidence]] = {}
-    for task_id, sha, name, other_task in rows:
+    for task_id, sha, name, other_id, visible in rows:
         per_task = found.setdefault(task_id, {})
         entry = per_task.setdefault(sha, DuplicateEvidence(sha256=sha, file_name=name,
                                                            other_task_ids=[]))
-        if other_task not in entry.other_task_ids:
-            entry.other_task_ids.append(other_task)
+        if not visible:
+            entry.elsewhere = True
+        elif other_id not in entry.other_task_ids:
+            entry.other_task_ids.append(other_id)
     return {t: list(v.values()) for t, v in found.items()}
 
 
@@ -192,7 +200,7 @@ def list_tasks(
         def key_of(r: Any) -> list[Any]:
             return [r[0].id]
     rows, cursor = keyset_page(session, stmt, keys=keys, key_of=key_of, page=page)
-    duplicates = duplicate_evidence(session, [r[0].id for r in rows])
+    duplicates = duplicate_evidence(session, [r[0].id for r in rows], actor)
     returned = returned_tasks(session, [r[0] for r in rows])
     return [_to_public(r, duplicates, today, returned) for r in rows], cursor
 
@@ -204,7 +212,8 @@ def get_task(*, session: Session, actor: Actor, task_id: int, for_update: bool =
                        for_update=for_update)
 
 
-def task_public(session: Session, task: Task) -> TaskPublic:
+def task_public(session: Session, task: Task, actor: Actor | None = None) -> TaskPublic:
+    """The task as answered to `actor` (without one, no other task is named)."""
     today = clock.today()
     row = session.execute(
         select(Task, Branch.name, Problem.description, Problem.category)
@@ -212,7 +221,7 @@ def task_public(session: Session, task: Task) -> TaskPublic:
         .outerjoin(Branch, col(Branch.id) == Task.branch_id)
         .where(Task.id == task.id)
     ).one()
-    return _to_public(row, duplicate_evidence(session, [task.id]), today,
+    return _to_public(row, duplicate_evidence(session, [task.id], actor), today,
                       returned_tasks(session, [task]))
 
 
@@ -440,7 +449,7 @@ def transition(
         elif not _has_update_since_work_began(session, task):
             raise Invalid("note", "提交验收前须填写整改进展")
     if action == TaskAction.verify and not confirm_duplicate_evidence:
-        duplicates = duplicate_evidence(session, [task.id]).get(task.id, [])
+        duplicates = duplicate_evidence(session, [task.id], actor).get(task.id, [])
         if duplicates:
             names = "、".join(d.file_name for d in duplicates)
             raise Conflict(

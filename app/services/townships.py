@@ -16,7 +16,7 @@ def list_townships(
 ) -> tuple[list[Township], str | None]:
     stmt = select(Township).where(col(Township.deleted_at).is_(None), township_visible(actor))
     if q:
-        stmt = stmt.where(col(Township.name).like(f"%{q.strip()}%"))
+        stmt = stmt.where(col(Township.name).contains(q.strip(), autoescape=True))
     rows, cursor = keyset_page(
         session, stmt, keys=[col(Township.id)], key_of=lambda r: [r[0].id], page=page
     )

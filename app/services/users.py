@@ -77,6 +77,9 @@ def update_user(
     apply_changes(user, data, exclude=frozenset({"password"}))
     if data.password:
         user.password_hash = auth.hash_password(data.password)
+    if data.password or not user.active:
+        assert user.id is not None
+        auth.end_sessions(session, user.id)  # a new password or a deactivation signs out
     _check_placement(session, user)
     session.add(user)
     session.flush()
@@ -106,6 +109,8 @@ def delete_user(*, session: Session, actor: Actor, user: User, version: int | No
     check_version(user, version)
     soft_delete(user)
     user.active = False
+    assert user.id is not None
+    auth.end_sessions(session, user.id)
     session.add(user)
     session.flush()
 

@@ -6,14 +6,11 @@ criterion the current campaign's screening noted counts once. A branch designate
 lax (that screening's conclusion, or the register's mark) carries the `weak_lax` weight.
 """
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
@@ -27,6 +24,7 @@ from app.models.task import Task
 from app.models.township import Township
 from app.services.actors import Actor, branch_visible
 from app.services.campaigns import campaign_criteria, get_campaign, latest_active
+from app.services.cells import XlsxCells, small_workbook
 from app.services.rectifications import visit_overdue_reasons
 from app.services.tasks import overdue_condition
 
@@ -236,32 +234,20 @@ def thresholds(settings: Settings) -> list[Threshold]:
 XLSX_HEADERS = ("排名", "乡镇", "党支部", "风险分值", "预警原因")
 
 
-def _text(value: str) -> str:
-    """User text as a cell that is never a formula (a leading = + - @ tab or CR gets ')."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def warnings_xlsx(items: list[EarlyWarning], title: str) -> str:
+def warnings_xlsx(items: list[EarlyWarning], title: str) -> bytes:
     """The ranked list as a workbook (typed cells: rank and score are numbers; names and
-    reasons are text, never formulas or links); answer the temporary file's path."""
-    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="warnings-")
-    os.close(fd)
-    book = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False,
-                                      "strings_to_numbers": False})
+    reasons are text, never formulas or links)."""
+    book, out = small_workbook()
     sheet = book.add_worksheet("预警名单")
     bold = book.add_format({"bold": True, "border": 1, "bg_color": "#F2F2F2"})
-    wrap = book.add_format({"text_wrap": True, "valign": "top", "border": 1})
-    number = book.add_format({"valign": "top", "border": 1})
+    cells = XlsxCells(book, sheet, {"text_wrap": True, "valign": "top", "border": 1})
     for i, width in enumerate((6, 14, 22, 10, 60)):
         sheet.set_column(i, i, width)
     sheet.write_string(0, 0, title, book.add_format({"bold": True, "font_size": 14}))
     sheet.write_row(1, 0, XLSX_HEADERS, bold)
     for r, w in enumerate(items, start=2):
-        sheet.write_number(r, 0, r - 1, number)
-        sheet.write_string(r, 1, _text(w.township_name or ""), wrap)
-        sheet.write_string(r, 2, _text(w.branch_name), wrap)
-        sheet.write_number(r, 3, w.score, number)
-        sheet.write_string(r, 4, _text(";".join(x.message for x in w.reasons)), wrap)
+        cells.write_row(r, [r - 1, w.township_name or "", w.branch_name, w.score,
+                            ";".join(x.message for x in w.reasons)])
     sheet.freeze_panes(2, 0)
     book.close()
-    return path
+    return out.getvalue()

@@ -6,7 +6,7 @@
 // `Idempotency-Key`. Whatever happens to the connection, the same entry is always resent
 // with the same key and the same bytes, so the server stores it once. The queue survives
 // closing the browser; it is sent when the page is opened again, when the connection comes
-// back, and every 20 seconds while something waits. A form the server refuses (400/422)
+// back, and every 20 seconds while something waits. A form the server refuses (any 4xx but 401/403/409/429)
 // stays in the queue as 被退回 with the server's messages, to be corrected or discarded.
 (function () {
   "use strict";
@@ -159,16 +159,16 @@
       // e.g. a Wi-Fi login page answering in the server's place
       return { kind: "retry", note: "收到的不是服务器的回复(网络可能需要登录),将自动重试" };
     }
-    if (status === 400 || status === 422) {
-      return { kind: "rejected", detail: (data && data.detail) || "服务器退回了这份意见表",
-               errors: (data && Array.isArray(data.errors)) ? data.errors : [] };
-    }
     if (status === 401 || status === 403) {
       var detail = data && data.detail ? data.detail : "";
       return { kind: "auth", note: AUTH_MSG + (status === 403 && detail ? "(" + detail + ")" : "") };
     }
     if (status === 409) { return { kind: "retry", note: "服务器正在处理同一份表,稍后自动确认" }; }
     if (status === 429) { return { kind: "retry", note: "提交太频繁,稍后自动重试" }; }
+    if (status >= 400 && status < 500) {  // 422, 413, 404...: resending the same cannot help
+      return { kind: "rejected", detail: (data && data.detail) || "服务器退回了这份意见表",
+               errors: (data && Array.isArray(data.errors)) ? data.errors : [] };
+    }
     return { kind: "retry", note: "服务器暂时不可用(" + status + "),将自动重试" };
   }
 

@@ -146,6 +146,7 @@ def my_tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
 @router.get("/tasks/{task_id}")
 def task_page(request: Request, task: TaskDep, session: SessionDep, actor: CurrentActor,
               settings: SettingsDep) -> Response:
-    return render(request, "pages/task.html", actor, data=task_svc.task_public(session, task),
+    return render(request, "pages/task.html", actor,
+                  data=task_svc.task_public(session, task, actor),
                   max_upload_mb=settings.max_upload_mb,
                   **task_page_context(session, actor, task))

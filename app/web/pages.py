@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BeforeValidator
 
-from app.api.deps import SESSION_COOKIE, BranchDep, CurrentActor, SessionDep
+from app.api.deps import BranchDep, CurrentActor, SessionDep, site_path
 from app.api.represent import Page, with_cursor
 from app.api.routing import TransactionRoute
 from app.models.branch import BranchFlag, BranchKind, BranchPublic
@@ -35,9 +35,10 @@ def render(request: Request, template: str, actor: Actor | None, **ctx: Any) -> 
 
 
 @router.get("/login")
-def login_page(request: Request, next: Annotated[str, Query(max_length=200)] = "/") -> Response:
-    safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
-    return render(request, "pages/login.html", None, next=safe_next)
+def login_page(request: Request) -> Response:
+    """The sign-in form; `?next=` is kept only when it is a path of this site."""
+    return render(request, "pages/login.html", None,
+                  next=site_path(request.query_params.get("next")))
 
 
 @router.get("/")
@@ -123,7 +124,7 @@ def edit_branch_page(
 
 
 @router.get("/logout")
-def logout_page() -> Response:
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+def logout_page(request: Request, actor: CurrentActor) -> Response:
+    """Asks before signing out: a GET (a link, an image from another site) changes nothing;
+    the button posts to `/api/v1/auth/logout`, which ends the session on the server."""
+    return render(request, "pages/logout.html", actor)

@@ -299,9 +299,11 @@ def test_the_same_file_on_two_tasks_is_flagged_and_needs_confirmation_to_verify(
     a = staff.get(f"{API}/tasks/{tasks['a']}").json()
     b = staff.get(f"{API}/tasks/{tasks['b']}").json()
     assert a["duplicate_evidence"] == [
-        {"sha256": sha, "file_name": "会议照片.jpg", "other_task_ids": [tasks["b"]]}]
+        {"sha256": sha, "file_name": "会议照片.jpg", "other_task_ids": [tasks["b"]],
+         "elsewhere": False}]
     assert b["duplicate_evidence"] == [
-        {"sha256": sha, "file_name": "换个名字.jpg", "other_task_ids": [tasks["a"]]}]
+        {"sha256": sha, "file_name": "换个名字.jpg", "other_task_ids": [tasks["a"]],
+         "elsewhere": False}]
     listed = {t["id"]: t for t in staff.get(f"{API}/tasks").json()["items"]}
     assert listed[tasks["a"]]["duplicate_evidence"][0]["other_task_ids"] == [tasks["b"]]
     html = staff.get(f"{API}/tasks/{tasks['a']}", headers={"HX-Request": "true"}).text
@@ -347,5 +349,11 @@ def test_a_task_of_another_township_sharing_evidence_is_flagged_too(
     photo = jpeg(b"shared across townships")
     for who, task_id in (("secretary", tasks["a"]), ("othersecretary", theirs)):
         assert upload(login(who), task_id, ("x.jpg", photo, "image/jpeg")).status_code == 201
+    # staff of this township learn that the file is used elsewhere, not where (issue 10)
     dup = login("staff").get(f"{API}/tasks/{tasks['a']}").json()["duplicate_evidence"]
-    assert dup[0]["other_task_ids"] == [theirs]
+    assert dup[0]["other_task_ids"] == [] and dup[0]["elsewhere"] is True
+    html = login("staff").get(f"{API}/tasks/{tasks['a']}", headers={"HX-Request": "true"}).text
+    assert "其他单位任务" in html and f"/tasks/{theirs}" not in html
+    # the county sees both townships: it is told which task
+    dup = login("admin").get(f"{API}/tasks/{tasks['a']}").json()["duplicate_evidence"]
+    assert dup[0]["other_task_ids"] == [theirs] and dup[0]["elsewhere"] is False

@@ -89,7 +89,7 @@ def read_csv(response: Any) -> list[list[str]]:
 def test_csv_has_the_bom_the_standard_header_and_the_cells(
     ledger: dict[str, Any], login: Any
 ) -> None:
-    r = login("staff").get(f"{API}/exports/tasks.csv")
+    r = login("staff").get(f"{API}/reports/ledger.csv")
     rows = read_csv(r)
     assert quote("整改台账.csv") in r.headers["content-disposition"]
     assert rows[0] == HEADER
@@ -113,7 +113,7 @@ def test_csv_has_the_bom_the_standard_header_and_the_cells(
 def test_csv_follows_scope(ledger: dict[str, Any], login: Any, engine: Engine,
                            client: Any) -> None:
     def measures(c: Any, **kw: Any) -> list[str]:
-        return [row[4] for row in read_csv(c.get(f"{API}/exports/tasks.csv", **kw))[1:]]
+        return [row[4] for row in read_csv(c.get(f"{API}/reports/ledger.csv", **kw))[1:]]
 
     everything = ["按月召开主题党日(建立会议记录)", "发展年轻党员", "乙镇的措施"]
     assert measures(login("admin")) == everything
@@ -125,7 +125,7 @@ def test_csv_follows_scope(ledger: dict[str, Any], login: Any, engine: Engine,
         limited = make_token(s, scope=TokenScope.read, township=ledger_township(s, "乙镇"))
     assert len(measures(client, headers=bearer(county))) == 3
     assert measures(client, headers=bearer(limited)) == ["乙镇的措施"]
-    assert_problem(client.get(f"{API}/exports/tasks.csv"), 401)
+    assert_problem(client.get(f"{API}/reports/ledger.csv"), 401)
 
 
 def ledger_township(session: Any, name: str) -> Any:
@@ -140,7 +140,7 @@ def test_csv_honours_the_filters(ledger: dict[str, Any], login: Any, world: Any)
     admin = login("admin")
 
     def titles(**params: Any) -> list[str]:
-        return [row[4][:4] for row in read_csv(admin.get(f"{API}/exports/tasks.csv",
+        return [row[4][:4] for row in read_csv(admin.get(f"{API}/reports/ledger.csv",
                                                          params=params))[1:]]
 
     assert titles(status="verified") == ["按月召开"]
@@ -152,9 +152,9 @@ def test_csv_honours_the_filters(ledger: dict[str, Any], login: Any, world: Any)
     assert titles(due_before=TODAY.isoformat()) == ["发展年轻"]
     assert titles(campaign_id=ledger["campaign_id"]) == ["按月召开", "发展年轻", "乙镇的措"]
     assert titles(campaign_id=ledger["campaign_id"] + 100) == []
-    rows = read_csv(admin.get(f"{API}/exports/tasks.csv", params={"status": "submitted"}))
+    rows = read_csv(admin.get(f"{API}/reports/ledger.csv", params={"status": "submitted"}))
     assert rows == [HEADER]
-    assert_problem(admin.get(f"{API}/exports/tasks.csv", params={"status": "x"}), 422,
+    assert_problem(admin.get(f"{API}/reports/ledger.csv", params={"status": "x"}), 422,
                    field="status")
 
 
@@ -168,7 +168,7 @@ def test_the_verified_date_is_the_local_day(
         assert task is not None
         task.verified_at = datetime(2025, 3, 2, 23, 30, tzinfo=UTC)
     staff = login("staff")
-    row = read_csv(staff.get(f"{API}/exports/tasks.csv", params={"status": "verified"}))[1]
+    row = read_csv(staff.get(f"{API}/reports/ledger.csv", params={"status": "verified"}))[1]
     assert row[11] == "2025-03-03"
     page = staff.get(f"{API}/tasks/{ledger['done']}", headers={"HX-Request": "true"}).text
     assert "2025-03-03 07:30" in page
@@ -182,9 +182,9 @@ def test_text_with_commas_quotes_and_newlines_survives(
         problem = make_problem(s, campaign, world.township,
                                description='一是"三会一课"不规范,\n二是党费收缴不及时')
         make_task(s, problem, title="=1+1", responsible_person="王,五")
-    rows = read_csv(login("staff").get(f"{API}/exports/tasks.csv"))
+    rows = read_csv(login("staff").get(f"{API}/reports/ledger.csv"))
     assert rows[1][3] == '一是"三会一课"不规范,\n二是党费收缴不及时'
-    assert rows[1][4] == "=1+1" and rows[1][6] == "王,五"
+    assert rows[1][4] == "'=1+1" and rows[1][6] == "王,五"
 
 
 # ---------------------------------------------------------------- XLSX
@@ -293,13 +293,13 @@ def test_xlsx_keeps_text_that_looks_like_a_formula_as_text(
                   status=TaskStatus.in_progress)
     sheet = open_xlsx(login("staff").get(f"{API}/reports/ledger.xlsx"))["整改台账"]
     row = sheet[3]
-    assert row[3].value == '=HYPERLINK("http://example.com","点此")'
-    assert row[3].data_type == "s"
-    assert row[4].value == "=1+1" and row[4].data_type == "s"
-    assert row[6].value == "@王五"
+    assert row[3].value == "'=HYPERLINK(\"http://example.com\",\"点此\")"
+    assert row[3].data_type == "s" and row[3].hyperlink is None
+    assert row[4].value == "'=1+1" and row[4].data_type == "s"
+    assert row[6].value == "'@王五"
 
 
 def test_an_empty_ledger_is_just_the_header(engine: Engine, world: Any, login: Any) -> None:
-    assert read_csv(login("staff").get(f"{API}/exports/tasks.csv")) == [HEADER]
+    assert read_csv(login("staff").get(f"{API}/reports/ledger.csv")) == [HEADER]
     sheet = open_xlsx(login("staff").get(f"{API}/reports/ledger.xlsx"))["整改台账"]
     assert [c.value for c in sheet[2]] == HEADER and sheet.max_row == 2

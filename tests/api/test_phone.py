@@ -72,7 +72,7 @@ def test_pages_and_api_answers_are_compressed(world: Any, login: Any) -> None:
 
 def test_streamed_export_is_compressed_and_still_streams(world: Any, login: Any) -> None:
     staff = login("staff")
-    with staff.stream("GET", f"{API}/exports/tasks.csv",
+    with staff.stream("GET", f"{API}/reports/ledger.csv",
                       headers={"Accept-Encoding": "gzip"}) as r:
         assert r.status_code == 200
         assert r.headers["Content-Encoding"] == "gzip"

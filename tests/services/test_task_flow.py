@@ -321,7 +321,7 @@ def test_duplicate_evidence_names_every_other_task(
         report(engine, people["secretary"], task_id, "照片",
                [svc.Upload(name, io.BytesIO(JPEG + b"same"))], upload_dir=tmp_path)
     with committed(engine) as s:
-        found = svc.duplicate_evidence(s, [a, b, c])
+        found = svc.duplicate_evidence(s, [a, b, c], people["staff"])
     assert [(d.file_name, d.other_task_ids) for d in found[a]] == [("a.jpg", [b, c])]
     assert [(d.file_name, d.other_task_ids) for d in found[b]] == [("b.jpg", [a, c])]
     act(engine, people["secretary"], a, "submit")
