@@ -4,12 +4,19 @@
 
   // The service worker keeps the secretary's pages and their files on the phone (sw.js).
   // The stored pages belong to the account signed in: on the sign-in page they are dropped,
-  // so the next account on a shared phone never sees them offline.
+  // so the next account on a shared phone never sees them offline. It is registered from
+  // signed-in pages only, so the pages it stores when installing are that account's.
   if ("serviceWorker" in navigator) {
     if (location.pathname === "/login" && window.caches) {
       window.caches.delete("rectify-pages").catch(function () {});
     }
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+    if (document.body && document.body.getAttribute("data-user")) {
+      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+      // a page opened before the worker ran is kept too: ask it to store this one
+      navigator.serviceWorker.ready.then(function (reg) {
+        if (reg.active) { reg.active.postMessage({ type: "keep-page", path: location.pathname }); }
+      }).catch(function () {});
+    }
   }
 
   function flash() { return document.getElementById("flash"); }

@@ -55,6 +55,18 @@ self.addEventListener("install", function (event) {
   }));
 });
 
+// A signed-in page asks to be kept (it may have loaded before this worker ran): fetch it
+// afresh and store it, if it is one of the pages that open offline.
+self.addEventListener("message", function (event) {
+  var data = event.data || {};
+  if (data.type !== "keep-page" || typeof data.path !== "string" || !offlinePath(data.path)) {
+    return;
+  }
+  event.waitUntil(fetch(data.path, { credentials: "same-origin", cache: "no-store" })
+    .then(function (response) { return storePage(data.path, response); })
+    .catch(function () {}));
+});
+
 // The files of earlier builds go; the stored pages stay (their files are found by name).
 self.addEventListener("activate", function (event) {
   event.waitUntil(caches.keys().then(function (names) {

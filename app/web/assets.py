@@ -39,6 +39,10 @@ def static_url(name: str) -> str:
     return f"/static/{file_hash(name)}/{name}"
 
 
+# Files only desk pages use (the API docs, the register import): never stored on a phone.
+DESK_ONLY = ("vendor/swagger-ui-dist-", "docs.js", "imports.js")
+
+
 @lru_cache(maxsize=1)
 def asset_names() -> tuple[str, ...]:
     """Every servable static file, relative to app/static, sorted (licences and notes left out)."""
@@ -47,6 +51,11 @@ def asset_names() -> tuple[str, ...]:
         if path.is_file() and path.suffix in (".js", ".css") and path.name != "sw.js":
             names.append(path.relative_to(STATIC_DIR).as_posix())
     return tuple(names)
+
+
+def phone_assets() -> tuple[str, ...]:
+    """The static files the service worker stores on a phone: all but `DESK_ONLY`."""
+    return tuple(n for n in asset_names() if not n.startswith(DESK_ONLY))
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +70,7 @@ def build_hash() -> str:
 def service_worker_source() -> str:
     """app/static/sw.js with `__BUILD__` and `__ASSETS__` (the hashed URLs) filled in."""
     source = (STATIC_DIR / "sw.js").read_text(encoding="utf-8")
-    urls = json.dumps({name: static_url(name) for name in asset_names()}, indent=1)
+    urls = json.dumps({name: static_url(name) for name in phone_assets()}, indent=1)
     return source.replace('"__BUILD__"', json.dumps(build_hash())).replace("__ASSETS__", urls)
 
 
