@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import assets
 from app.api import (
     activities,
     audit,
@@ -41,7 +42,6 @@ from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
 from app.web import (
-    assets,
     dashboard_pages,
     docs_page,
     feedback_pages,

@@ -197,3 +197,18 @@ def world(engine: Engine) -> World:
             ).username,
         }
         return World(t1, t2, b1, b2, users)
+
+
+@pytest.fixture
+def county_time() -> Iterator[None]:
+    """The county's clock (TIMEZONE=Asia/Shanghai) instead of the machine's, for tests of how
+    instants are shown as the county's dates and times."""
+    from app.config import get_settings
+
+    os.environ["TIMEZONE"] = "Asia/Shanghai"
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        os.environ["TIMEZONE"] = "local"
+        get_settings.cache_clear()

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from app.api.represent import wants_html
 from app.labels import LABELS, label
 from app.services.errors import DomainError, FieldError, PreconditionFailed, TooManyRequests
-from app.web.templating import templates
+from app.templating import templates
 
 log = logging.getLogger("rectify")
 

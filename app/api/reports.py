@@ -11,7 +11,7 @@ from app.models.report import Summary
 from app.services.report import summary
 from app.services.report_docx import checks_xlsx, to_docx
 from app.services.report_text import build_document
-from app.web.templating import templates
+from app.templating import templates
 
 router = APIRouter(prefix="/reports", tags=["reports"], route_class=TransactionRoute)
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from app.web.templating import templates
+from app.templating import templates
 
 T = TypeVar("T")
 

@@ -1,5 +1,6 @@
 """Shared columns, the UTC timestamp type and the naming convention of every table."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -17,6 +18,12 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 metadata: MetaData = SQLModel.metadata
+
+
+# Derived fields a record's change-feed data carries beside its columns, by feed type
+# (e.g. a branch's `flags`). The services that own the rule register them: tables know no
+# rules.
+FEED_EXTRAS: dict[str, Callable[[Any], dict[str, Any]]] = {}
 
 
 def utcnow() -> datetime:
@@ -72,8 +79,12 @@ class Versioned(Timestamped):
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
     def feed_data(self) -> dict[str, Any]:
-        """The record as the change feed and the audit trail see it."""
-        return self.model_dump(mode="json")
+        """The record as the change feed and the audit trail see it (with any `FEED_EXTRAS`)."""
+        data = self.model_dump(mode="json")
+        extra = FEED_EXTRAS.get(self.__feed_type__ or "")
+        if extra is not None:
+            data.update(extra(self))
+        return data
 
     def feed_township_id(self) -> int | None:
         """The township a change belongs to (None: county-wide), for scoped feed readers."""

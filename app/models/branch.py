@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import field_validator
 from sqlalchemy import Index, Numeric, text
@@ -97,13 +97,6 @@ class Branch(BranchBase, Versioned, table=True):
             sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL"),
         ),
     )
-
-    def feed_data(self) -> dict[str, Any]:
-        from app.services.branches import branch_flags
-
-        data = super().feed_data()
-        data["flags"] = [f.value for f in branch_flags(self)]
-        return data
 
 
 class BranchCreate(BlankIsNull, BranchBase):

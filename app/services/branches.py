@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from app import clock
 from app.config import get_settings
+from app.models.base import FEED_EXTRAS
 from app.models.branch import (
     Branch,
     BranchCreate,
@@ -87,6 +88,10 @@ FLAG_RULES: dict[BranchFlag, FlagRule] = {
 
 def branch_flags(branch: Branch) -> list[BranchFlag]:
     return [flag for flag, rule in FLAG_RULES.items() if rule.check(branch)]
+
+
+# the change feed's branch carries its derived flags, as the API's does
+FEED_EXTRAS["branch"] = lambda branch: {"flags": [f.value for f in branch_flags(branch)]}
 
 
 def to_public(branch: Branch, township_name: str | None = None) -> BranchPublic:

@@ -9,7 +9,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any
 
@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement, Engine, Select, select
 from sqlmodel import col
 
+from app import clock
 from app.models.activity import Activity
 from app.models.branch import Branch
 from app.models.feedback import FeedbackForm, Opinion
@@ -28,7 +29,6 @@ from app.models.task import Task
 from app.services.actors import Actor, branch_visible, record_visible
 from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
 from app.services.errors import Invalid
-from app.web.templating import LOCAL_TZ
 
 BATCH = 2000
 
@@ -235,6 +235,5 @@ def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]], sheet: st
 def _local(value: Any) -> Any:
     """An instant in the pages' time zone (what people read), other values unchanged."""
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(LOCAL_TZ).replace(tzinfo=None)
+        return clock.local(value).replace(tzinfo=None)
     return value

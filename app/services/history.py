@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from app import clock
 from app.labels import LABELS, label
 from app.models.audit import AuditEvent
 from app.models.branch import Branch
@@ -18,7 +19,6 @@ from app.models.user import ApiToken, User
 from app.services.actors import Actor
 from app.services.audit import AuditFilters, list_events
 from app.services.pagination import PageParams
-from app.web.templating import local_time
 
 # the label group of a field's codes; `kind` depends on the record
 _VALUE_GROUPS = {
@@ -138,7 +138,7 @@ def _shown(entity_type: str, name: str, value: Any, names: _Names) -> str:
         return label(group, value)
     if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
         try:
-            return local_time(datetime.fromisoformat(value))
+            return clock.local_text(datetime.fromisoformat(value))
         except ValueError:
             return value
     if isinstance(value, list | dict):

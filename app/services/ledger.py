@@ -9,12 +9,13 @@ landscape fitted to the page width, the title and header rows on every page.
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import IO, Any
 
 from sqlalchemy import Engine, Select, select
 from sqlmodel import col
 
+from app import clock
 from app.labels import label
 from app.models.branch import Branch
 from app.models.campaign import Criterion
@@ -24,7 +25,6 @@ from app.models.township import Township
 from app.services.actors import Actor
 from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
-from app.web.templating import LOCAL_TZ
 
 HEADERS = [
     "序号", "党支部", "问题来源/类别", "问题描述", "整改措施", "责任单位", "责任人",
@@ -138,7 +138,7 @@ def _local_day(at: Any) -> date | str:
     """The day of an instant as the pages show it (local time, not UTC)."""
     if not isinstance(at, datetime):
         return ""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(LOCAL_TZ).date()
+    return clock.local_day(at)
 
 
 def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from app import assets
 from app.api.deps import CurrentActor, SessionDep
 from app.api.represent import Page, with_cursor
 from app.api.routing import TransactionRoute
@@ -26,7 +27,6 @@ from app.services.actors import Actor
 from app.services.branches import branch_choices
 from app.services.errors import Forbidden
 from app.services.pagination import MAX_LIMIT, PageParams
-from app.web import assets
 from app.web.pages import BlankIsNone, render
 
 router = APIRouter(route_class=TransactionRoute, include_in_schema=False,

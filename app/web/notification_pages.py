@@ -14,8 +14,8 @@ from app.services import webhooks as webhook_svc
 from app.services.actors import Actor, require_county_admin
 from app.services.changefeed import PRIVATE_TYPES, known_types
 from app.services.pagination import PageParams
+from app.templating import templates
 from app.web.pages import render
-from app.web.templating import templates
 
 router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
                    default_response_class=HTMLResponse)

@@ -21,7 +21,7 @@ from app.services import townships as township_svc
 from app.services.actors import Actor
 from app.services.errors import Forbidden
 from app.services.pagination import PageParams
-from app.web.templating import templates
+from app.templating import templates
 
 router = APIRouter(route_class=TransactionRoute, include_in_schema=False,
                    default_response_class=HTMLResponse)

@@ -86,7 +86,7 @@ def read_csv(response: Any) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
-def test_csv_has_the_bom_the_standard_header_and_the_cells(
+def test_csv_has_the_bom_the_standard_header_and_the_cells(county_time: None,
     ledger: dict[str, Any], login: Any
 ) -> None:
     r = login("staff").get(f"{API}/reports/ledger.csv")
@@ -158,7 +158,7 @@ def test_csv_honours_the_filters(ledger: dict[str, Any], login: Any, world: Any)
                    field="status")
 
 
-def test_the_verified_date_is_the_local_day(
+def test_the_verified_date_is_the_local_day(county_time: None,
     engine: Engine, ledger: dict[str, Any], login: Any
 ) -> None:
     """Verified at 07:30 in China (23:30 UTC the day before): the ledger and the task page
@@ -199,7 +199,7 @@ def open_xlsx(response: Any) -> Any:
     return load_workbook(io.BytesIO(response.content))
 
 
-def test_xlsx_ledger_has_the_sheet_header_and_cells(
+def test_xlsx_ledger_has_the_sheet_header_and_cells(county_time: None,
     ledger: dict[str, Any], login: Any
 ) -> None:
     staff = login("staff")

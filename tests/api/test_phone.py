@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import Engine, func, select
 
+from app import assets
 from app.models.task import Attachment, ProgressUpdate
 from app.services import evidence
-from app.web import assets
 from tests.api.test_evidence import pdf, tasks, upload  # noqa: F401  (tasks: a fixture)
 from tests.factories import committed
 

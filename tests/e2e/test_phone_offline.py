@@ -20,10 +20,10 @@ from PIL import Image
 from playwright.sync_api import Page, Route, expect
 from sqlalchemy import Engine, text
 
+from app import assets
 from app.models.campaign import Campaign, CampaignStatus
 from app.models.user import Role
 from app.services import evidence
-from app.web import assets
 from tests.factories import (
     committed,
     make_branch,

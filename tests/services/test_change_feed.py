@@ -360,3 +360,14 @@ def test_each_committing_transaction_takes_one_counter_number(engine: Engine) ->
     with Session(engine) as s:
         seqs = s.scalars(select(Change.commit_seq).order_by(Change.id)).all()
     assert seqs == [1, 1, 2]
+
+
+def test_a_branch_in_the_feed_carries_its_flags_whoever_wrote_it() -> None:
+    """The feed's branch has its derived `flags` also when written outside the API (the
+    demo, a CLI), since the services package registers them."""
+    import subprocess
+    import sys
+
+    code = ("import app.services.demo, sys; from app.models.base import FEED_EXTRAS; "
+            "sys.exit(0 if 'branch' in FEED_EXTRAS else 1)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
