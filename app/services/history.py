@@ -18,6 +18,7 @@ from app.models.township import Township
 from app.models.user import ApiToken, User
 from app.services.actors import Actor
 from app.services.audit import AuditFilters, list_events
+from app.services.errors import NotFound
 from app.services.pagination import PageParams
 
 # the label group of a field's codes; `kind` depends on the record
@@ -27,6 +28,13 @@ _VALUE_GROUPS = {
     "role": "role", "scope": "token_scope",
 }
 _KIND_GROUPS = {"activity": "activity_kind", "branch": "branch_kind"}
+# a field whose codes mean something else on this type of record
+_TYPE_GROUPS = {
+    ("rectification", "status"): "rectification_status", ("liaison_visit", "role"):
+    "liaison_role", ("acceptance", "grade"): "grade", ("revisit", "result"): "revisit_result",
+}
+# a list of codes, shown as their labels joined by 、
+_LIST_GROUPS = {"weak_types": "weak_type"}
 # bookkeeping columns a person never set
 _HIDDEN = frozenset({"deleted_at", "submitted_by_id", "submitted_by_role"})
 
@@ -36,6 +44,7 @@ _PAGES = {
     "screening": "/screenings/{id}", "feedback_form": "/feedback/forms/{id}",
     "opinion": "/feedback/opinions/{id}/edit", "suggestion": "/feedback/suggestions/{id}/edit",
     "form_issuance": "/feedback/issuances/{id}/edit", "activity": "/activities/{id}/edit",
+    "rectification": "/rectifications/{id}",
 }
 
 
@@ -133,7 +142,10 @@ def _shown(entity_type: str, name: str, value: Any, names: _Names) -> str:
         return f"编号 {value}"
     if name == "category":
         return names.category.get(value, str(value))
-    group = _KIND_GROUPS.get(entity_type) if name == "kind" else _VALUE_GROUPS.get(name)
+    if name in _LIST_GROUPS and isinstance(value, list):
+        return "、".join(label(_LIST_GROUPS[name], v) for v in value)
+    group = (_KIND_GROUPS.get(entity_type) if name == "kind"
+             else _TYPE_GROUPS.get((entity_type, name)) or _VALUE_GROUPS.get(name))
     if group:
         return label(group, value)
     if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
@@ -153,8 +165,10 @@ def record_history(
 ) -> tuple[list[HistoryEntry], str | None]:
     """The record's audit events, oldest first, as people read them; the next page's cursor.
 
-    Scoped as `GET /audit-events`: NotFound for a record outside the actor's scope,
-    Invalid for a type only county administrators may read."""
+    Scoped as `GET /audit-events`: NotFound for a type of record that does not exist or a
+    record outside the actor's scope, Invalid for a type only county administrators read."""
+    if entity_type not in LABELS["record_type"]:
+        raise NotFound("没有这种记录")
     events, cursor = list_events(
         session=session, actor=actor,
         filters=AuditFilters(entity_type=entity_type, entity_id=entity_id),
