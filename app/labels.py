@@ -141,6 +141,13 @@ LABELS: dict[str, dict[str, str]] = {
         "recorded_by": "记录人", "total": "总分", "grade": "等次", "months": "间隔月数",
         "password_hash": "密码", "prefix": "令牌前缀", "secret_hash": "令牌密钥",
         "last_used_at": "最近使用时间",
+        # fields and query parameters clients send
+        "action": "操作", "actor": "操作人", "confirm_duplicate_evidence": "确认重复的佐证材料",
+        "consolidated": "已归入意见建议", "dry_run": "仅预览", "due": "到期",
+        "due_before": "到期日早于", "entity_id": "记录编号", "entity_type": "记录类型",
+        "expires_days": "有效天数", "file": "文件", "flag": "预警标记", "label": "名称",
+        "order": "排序", "overdue": "已超期", "q": "关键词", "read": "已读", "retired": "停用",
+        "revoked": "吊销", "unread": "未读",
     },
     "audit_action": {"create": "新建", "update": "修改", "delete": "删除"},
 }
