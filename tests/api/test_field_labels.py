@@ -44,3 +44,18 @@ def test_an_error_names_the_field_in_chinese(world: Any, login: Any) -> None:
     r = login("staff").post(f"{API}/imports/branches")
     assert r.status_code == 422, r.text
     assert r.json()["detail"].startswith("文件:"), r.json()["detail"]
+
+
+def test_an_error_in_the_whole_body_or_a_list_item_is_named_in_chinese(world: Any,
+                                                                     login: Any) -> None:
+    staff = login("staff")
+    r = staff.post(f"{API}/problems", content=b"[1, 2]",
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == "请求体应为 JSON 对象"
+    r = staff.post(f"{API}/acceptances", json={
+        "rectification_id": 1, "held_on": "2026-11-01",
+        "item_scores": [{"code": "leadership", "score": "NaN"}]})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == "评分第1项:取值无效", r.json()["detail"]
+    assert r.json()["errors"][0]["field"] == "item_scores.0.score"
