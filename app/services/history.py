@@ -14,6 +14,7 @@ from app.labels import LABELS, label
 from app.models.audit import AuditEvent
 from app.models.branch import Branch
 from app.models.campaign import Campaign, Criterion
+from app.models.rectification import AcceptanceItem
 from app.models.township import Township
 from app.models.user import ApiToken, User
 from app.services.actors import Actor
@@ -32,6 +33,7 @@ _KIND_GROUPS = {"activity": "activity_kind", "branch": "branch_kind"}
 _TYPE_GROUPS = {
     ("rectification", "status"): "rectification_status", ("liaison_visit", "role"):
     "liaison_role", ("acceptance", "grade"): "grade", ("revisit", "result"): "revisit_result",
+    ("campaign", "status"): "campaign_status",
 }
 # a list of codes, shown as their labels joined by 、
 _LIST_GROUPS = {"weak_types": "weak_type"}
@@ -116,8 +118,14 @@ class _Names:
                                                      township_ids)
         self.campaign: dict[int, str] = self._lookup(session, Campaign.id, Campaign.name,
                                                      campaign_ids)
+        codes |= {r.get("code") for e in events for v in (e.changes.get("results") or [])
+                  if isinstance(v, list) for r in v if isinstance(r, dict)}
         self.category: dict[str, str] = self._lookup(session, Criterion.code, Criterion.label,
                                                      codes)
+        items = {r.get("code") for e in events for v in (e.changes.get("item_scores") or [])
+                 if isinstance(v, list) for r in v if isinstance(r, dict)}
+        self.item: dict[str, str] = self._lookup(session, AcceptanceItem.code,
+                                                 AcceptanceItem.label, items)
 
     @staticmethod
     def _lookup(session: Session, key: Any, value: Any, wanted: set[Any]) -> dict[Any, str]:
@@ -153,10 +161,30 @@ def _shown(entity_type: str, name: str, value: Any, names: _Names) -> str:
             return clock.local_text(datetime.fromisoformat(value))
         except ValueError:
             return value
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        shown = _shown_rows(name, value, names)
+        if shown is not None:
+            return shown
     if isinstance(value, list | dict):
         text = json.dumps(value, ensure_ascii=False)
         return text if len(text) <= 200 else text[:200] + "…"
     return str(value)
+
+
+def _shown_rows(name: str, rows: list[dict[str, Any]], names: _Names) -> str | None:
+    """The score sheet, the ratings and a screening's results as people read them."""
+    if name == "item_scores":
+        return "、".join(f"{names.item.get(r.get('code'), r.get('code'))}{r.get('score')}分"
+                        for r in rows)
+    if name == "ratings":
+        return ";".join(f"{label('rating_dimension', r.get('dimension'))}:满意"
+                        f"{r.get('satisfied', 0)}、基本满意{r.get('basic', 0)}、"
+                        f"不满意{r.get('dissatisfied', 0)}" for r in rows)
+    if name == "results":
+        hits = [names.category.get(r.get("code"), str(r.get("code"))) for r in rows
+                if r.get("hit")]
+        return "存在:" + "、".join(hits) if hits else "未发现所列情形"
+    return None
 
 
 def record_history(

@@ -58,3 +58,26 @@ def test_a_rectifications_history_shows_labels_not_codes(world: Any, login: Any,
 def test_a_history_of_a_type_that_does_not_exist_is_not_found(world: Any, login: Any) -> None:
     assert login("admin").get("/history/bogus/1").status_code == 404
     assert login("staff").get("/history/bogus/1").status_code == 404
+
+
+def test_an_acceptances_history_shows_the_sheet_and_the_ratings_by_name(
+        world: Any, login: Any, engine: Engine) -> None:
+    from tests.api.test_rectifications import accept, applied
+
+    with committed(engine) as s:
+        campaign = make_campaign(s)
+    rect = applied(login, campaign, world)
+    r = accept(login("admin"), rect["id"], off=2, overall=(8, 1, 1))
+    assert r.status_code == 201, r.text
+    html = login("staff").get(f"/history/acceptance/{r.json()['id']}").text
+    for code in ("leadership", "organisation_life", "dimension", '"score"', "dissatisfied"):
+        assert code not in html, code
+    assert "18分" in html and "总体满意度:满意8、基本满意1、不满意1" in html
+
+
+def test_a_campaigns_status_is_shown_as_a_campaign_status(world: Any, login: Any,
+                                                         engine: Engine) -> None:
+    with committed(engine) as s:
+        campaign = make_campaign(s)
+    html = login("admin").get(f"/history/campaign/{campaign.id}").text
+    assert "进行中" in html and ">active<" not in html
