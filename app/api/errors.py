@@ -181,12 +181,22 @@ def _names_no_record(exc: RequestValidationError) -> bool:
     return any(e["loc"][:1] == ("path",) and e["type"] in _RANGE_ERRORS for e in exc.errors())
 
 
+def _field_text(field: str) -> str:
+    """How a summary names a field: `评分第1项:` for `item_scores.0.score`, nothing for the
+    whole body (its messages already say 请求体)."""
+    if field == "body":
+        return ""
+    head, *rest = field.split(".")
+    item = f"第{int(rest[0]) + 1}项" if rest and rest[0].isdigit() else ""
+    return f"{label('field', head)}{item}:"
+
+
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if _names_no_record(exc):
         return await on_http_error(request, HTTPException(404))
     errors = validation_errors(exc)
-    summary = ";".join(f"{label('field', e.field)}:{e.message}" for e in errors[:5])
+    summary = ";".join(_field_text(e.field) + e.message for e in errors[:5])
     if _is_page(request):
         return templates.TemplateResponse(
             request, "pages/error.html", {"status": 422, "detail": summary or "输入有误"},

@@ -6,6 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from pydantic import Field as PydanticField
 from pydantic import field_validator
 from sqlalchemy import JSON, Index, Numeric, text
 from sqlmodel import Field, SQLModel
@@ -166,7 +167,8 @@ class RectificationCreate(BlankIsNull, SQLModel):
     campaign_id: int = Field(ge=1, le=2**31 - 1)
     branch_id: int = Field(ge=1, le=2**31 - 1)
     screening_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    weak_types: list[WeakType]
+    # validated when missing too (a form with no box ticked sends none): "tick one", not "必填"
+    weak_types: list[WeakType] = PydanticField(default_factory=list, validate_default=True)
     reason: str = Field(min_length=1, max_length=2000)
     target_on: date | None = None
 

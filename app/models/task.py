@@ -123,6 +123,7 @@ class TaskPublic(TaskBase):
     branch_name: str | None = None
     problem_description: str | None = None
     problem_category: str | None = None
+    problem_branch_id: int | None = None  # None: a township-wide problem
     duplicate_evidence: list[DuplicateEvidence] = []
 
 

@@ -14,10 +14,12 @@ from app.labels import LABELS, label
 from app.models.audit import AuditEvent
 from app.models.branch import Branch
 from app.models.campaign import Campaign, Criterion
+from app.models.rectification import AcceptanceItem
 from app.models.township import Township
 from app.models.user import ApiToken, User
 from app.services.actors import Actor
 from app.services.audit import AuditFilters, list_events
+from app.services.errors import NotFound
 from app.services.pagination import PageParams
 
 # the label group of a field's codes; `kind` depends on the record
@@ -27,6 +29,14 @@ _VALUE_GROUPS = {
     "role": "role", "scope": "token_scope",
 }
 _KIND_GROUPS = {"activity": "activity_kind", "branch": "branch_kind"}
+# a field whose codes mean something else on this type of record
+_TYPE_GROUPS = {
+    ("rectification", "status"): "rectification_status", ("liaison_visit", "role"):
+    "liaison_role", ("acceptance", "grade"): "grade", ("revisit", "result"): "revisit_result",
+    ("campaign", "status"): "campaign_status",
+}
+# a list of codes, shown as their labels joined by 、
+_LIST_GROUPS = {"weak_types": "weak_type"}
 # bookkeeping columns a person never set
 _HIDDEN = frozenset({"deleted_at", "submitted_by_id", "submitted_by_role"})
 
@@ -36,6 +46,7 @@ _PAGES = {
     "screening": "/screenings/{id}", "feedback_form": "/feedback/forms/{id}",
     "opinion": "/feedback/opinions/{id}/edit", "suggestion": "/feedback/suggestions/{id}/edit",
     "form_issuance": "/feedback/issuances/{id}/edit", "activity": "/activities/{id}/edit",
+    "rectification": "/rectifications/{id}",
 }
 
 
@@ -107,8 +118,14 @@ class _Names:
                                                      township_ids)
         self.campaign: dict[int, str] = self._lookup(session, Campaign.id, Campaign.name,
                                                      campaign_ids)
+        codes |= {r.get("code") for e in events for v in (e.changes.get("results") or [])
+                  if isinstance(v, list) for r in v if isinstance(r, dict)}
         self.category: dict[str, str] = self._lookup(session, Criterion.code, Criterion.label,
                                                      codes)
+        items = {r.get("code") for e in events for v in (e.changes.get("item_scores") or [])
+                 if isinstance(v, list) for r in v if isinstance(r, dict)}
+        self.item: dict[str, str] = self._lookup(session, AcceptanceItem.code,
+                                                 AcceptanceItem.label, items)
 
     @staticmethod
     def _lookup(session: Session, key: Any, value: Any, wanted: set[Any]) -> dict[Any, str]:
@@ -133,7 +150,10 @@ def _shown(entity_type: str, name: str, value: Any, names: _Names) -> str:
         return f"编号 {value}"
     if name == "category":
         return names.category.get(value, str(value))
-    group = _KIND_GROUPS.get(entity_type) if name == "kind" else _VALUE_GROUPS.get(name)
+    if name in _LIST_GROUPS and isinstance(value, list):
+        return "、".join(label(_LIST_GROUPS[name], v) for v in value)
+    group = (_KIND_GROUPS.get(entity_type) if name == "kind"
+             else _TYPE_GROUPS.get((entity_type, name)) or _VALUE_GROUPS.get(name))
     if group:
         return label(group, value)
     if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
@@ -141,10 +161,30 @@ def _shown(entity_type: str, name: str, value: Any, names: _Names) -> str:
             return clock.local_text(datetime.fromisoformat(value))
         except ValueError:
             return value
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        shown = _shown_rows(name, value, names)
+        if shown is not None:
+            return shown
     if isinstance(value, list | dict):
         text = json.dumps(value, ensure_ascii=False)
         return text if len(text) <= 200 else text[:200] + "…"
     return str(value)
+
+
+def _shown_rows(name: str, rows: list[dict[str, Any]], names: _Names) -> str | None:
+    """The score sheet, the ratings and a screening's results as people read them."""
+    if name == "item_scores":
+        return "、".join(f"{names.item.get(r.get('code'), r.get('code'))}{r.get('score')}分"
+                        for r in rows)
+    if name == "ratings":
+        return ";".join(f"{label('rating_dimension', r.get('dimension'))}:满意"
+                        f"{r.get('satisfied', 0)}、基本满意{r.get('basic', 0)}、"
+                        f"不满意{r.get('dissatisfied', 0)}" for r in rows)
+    if name == "results":
+        hits = [names.category.get(r.get("code"), str(r.get("code"))) for r in rows
+                if r.get("hit")]
+        return "存在:" + "、".join(hits) if hits else "未发现所列情形"
+    return None
 
 
 def record_history(
@@ -153,8 +193,10 @@ def record_history(
 ) -> tuple[list[HistoryEntry], str | None]:
     """The record's audit events, oldest first, as people read them; the next page's cursor.
 
-    Scoped as `GET /audit-events`: NotFound for a record outside the actor's scope,
-    Invalid for a type only county administrators may read."""
+    Scoped as `GET /audit-events`: NotFound for a type of record that does not exist or a
+    record outside the actor's scope, Invalid for a type only county administrators read."""
+    if entity_type not in LABELS["record_type"]:
+        raise NotFound("没有这种记录")
     events, cursor = list_events(
         session=session, actor=actor,
         filters=AuditFilters(entity_type=entity_type, entity_id=entity_id),

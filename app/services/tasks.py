@@ -105,7 +105,7 @@ class TaskFilters:
 def filtered_tasks(actor: Actor, filters: TaskFilters, today: date | None = None) -> Any:
     """The SELECT of the visible, live tasks matching `filters` (with branch and problem)."""
     stmt = (
-        select(Task, Branch.name, Problem.description, Problem.category)
+        select(Task, Branch.name, Problem.description, Problem.category, Problem.branch_id)
         .join(Problem, col(Problem.id) == Task.problem_id)
         .outerjoin(Branch, col(Branch.id) == Task.branch_id)
         .where(col(Task.deleted_at).is_(None), _visible(actor))
@@ -174,10 +174,11 @@ def returned_tasks(session: Session, tasks: Sequence[Task]) -> set[int]:
 
 def _to_public(row: Any, duplicates: dict[int, list[DuplicateEvidence]], today: date,
                returned: set[int]) -> TaskPublic:
-    task, branch_name, problem_description, problem_category = row
+    task, branch_name, problem_description, problem_category, problem_branch_id = row
     return TaskPublic(
         **task.model_dump(), overdue=is_overdue(task, today), branch_name=branch_name,
         problem_description=problem_description, problem_category=problem_category,
+        problem_branch_id=problem_branch_id,
         duplicate_evidence=duplicates.get(task.id, []), returned=task.id in returned,
     )
 
@@ -216,7 +217,7 @@ def task_public(session: Session, task: Task, actor: Actor | None = None) -> Tas
     """The task as answered to `actor` (without one, no other task is named)."""
     today = clock.today()
     row = session.execute(
-        select(Task, Branch.name, Problem.description, Problem.category)
+        select(Task, Branch.name, Problem.description, Problem.category, Problem.branch_id)
         .join(Problem, col(Problem.id) == Task.problem_id)
         .outerjoin(Branch, col(Branch.id) == Task.branch_id)
         .where(Task.id == task.id)

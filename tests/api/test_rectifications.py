@@ -154,6 +154,15 @@ def test_proposal_needs_a_type_and_a_reason(login: Any, world: Any, campaign: An
     assert_problem(r, 422, field="reason")
 
 
+def test_a_proposal_with_no_type_ticked_says_to_tick_one(login: Any, world: Any,
+                                                         campaign: Any) -> None:
+    # the page's form sends no `weak_types` at all when no box is ticked
+    r = login("staff").post(f"{API}/rectifications", json={
+        "campaign_id": campaign.id, "branch_id": world.branch.id, "reason": "班子软弱"})
+    body = assert_problem(r, 422, field="weak_types")
+    assert [e["message"] for e in body["errors"]] == ["请至少选择一种类型(软、散、乱、穷)"]
+
+
 def test_designation_sets_publicity_and_the_weak_flag(login: Any, world: Any, campaign: Any,
                                                       engine: Engine) -> None:
     rect = designated(login, campaign, world.branch.id)
