@@ -27,7 +27,7 @@ from app.models.task import (
     TransitionRequest,
 )
 from app.services import tasks as svc
-from app.services.actors import Actor
+from app.services.actors import Actor, actor_names
 from app.services.branches import branch_choices
 from app.services.deadlines import DeadlineBucket
 from app.services.errors import PreconditionFailed
@@ -52,7 +52,7 @@ def task_page_context(session: SessionDep, actor: CurrentActor, task: Task) -> d
     may_edit = svc.may_edit(actor, task)
     return {
         "timeline": timeline,
-        "people": svc.display_names(session, {e.actor for e in timeline}),
+        "people": actor_names(session, {e.actor for e in timeline}),
         "actions": svc.allowed_actions(session, actor, task),
         "may_report": svc.may_work_on(actor, task) and task.status in svc.OPEN_STATUSES,
         "may_edit": may_edit,

@@ -1,12 +1,14 @@
 """Who is acting, and what they may see and change — decided here and nowhere else."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, false, select, true
+from sqlmodel import Session, col
 
 from app.models.branch import Branch
 from app.models.township import Township
-from app.models.user import Role
+from app.models.user import ApiToken, Role, User
 from app.services.errors import Forbidden
 
 
@@ -96,3 +98,23 @@ def require_county_admin(actor: Actor, what: str, *, allow_token: bool = False) 
         raise Forbidden(f"API 令牌不能{what}")
     if actor.role != Role.county_admin:
         raise Forbidden(f"只有县委组织部管理员可以{what}")
+
+
+def actor_names(session: Session, labels: Iterable[str]) -> dict[str, str]:
+    """What people call the actors the audit trail names: `user:<username>` → display name,
+    `token:<prefix>` → API 令牌“<name>”, `system` and `cli:<command>` → 系统. Labels not
+    found are left out (show the label itself)."""
+    labels = set(labels)
+    names = {a: "系统" for a in labels if a == "system" or a.startswith("cli:")}
+    users = {a.removeprefix("user:") for a in labels if a.startswith("user:")}
+    tokens = {a.removeprefix("token:") for a in labels if a.startswith("token:")}
+    if users:
+        for username, display in session.execute(
+                select(User.username, User.display_name).where(col(User.username).in_(users))):
+            if display:
+                names[f"user:{username}"] = display
+    if tokens:
+        for prefix, name in session.execute(
+                select(ApiToken.prefix, ApiToken.name).where(col(ApiToken.prefix).in_(tokens))):
+            names[f"token:{prefix}"] = f"API 令牌“{name}”"
+    return names

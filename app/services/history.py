@@ -16,8 +16,7 @@ from app.models.branch import Branch
 from app.models.campaign import Campaign, Criterion
 from app.models.rectification import AcceptanceItem
 from app.models.township import Township
-from app.models.user import ApiToken, User
-from app.services.actors import Actor
+from app.services.actors import Actor, actor_names
 from app.services.audit import AuditFilters, list_events
 from app.services.errors import NotFound
 from app.services.pagination import PageParams
@@ -83,22 +82,6 @@ def action_label(action: str) -> str:
         if action in LABELS.get(group, {}):
             return label(group, action)
     return action
-
-
-def _people(session: Session, labels: set[str]) -> dict[str, str]:
-    """Display names of audit actors (`user:<username>`, `token:<prefix>`)."""
-    users = {a.removeprefix("user:") for a in labels if a.startswith("user:")}
-    tokens = {a.removeprefix("token:") for a in labels if a.startswith("token:")}
-    names: dict[str, str] = {"system": "系统"}
-    if users:
-        for username, display in session.execute(
-                select(User.username, User.display_name).where(col(User.username).in_(users))):
-            names[f"user:{username}"] = display
-    if tokens:
-        for prefix, name in session.execute(
-                select(ApiToken.prefix, ApiToken.name).where(col(ApiToken.prefix).in_(tokens))):
-            names[f"token:{prefix}"] = f"API 令牌“{name}”"
-    return names
 
 
 class _Names:
@@ -202,7 +185,7 @@ def record_history(
         filters=AuditFilters(entity_type=entity_type, entity_id=entity_id),
         page=page or PageParams(limit=200),
     )
-    people = _people(session, {e.actor for e in events})
+    people = actor_names(session, {e.actor for e in events})
     names = _Names(session, events)
     entries = [
         HistoryEntry(

@@ -42,7 +42,7 @@ from app.models.task import (
     TaskUpdate,
     TimelineEntry,
 )
-from app.models.user import Role, User
+from app.models.user import Role
 from app.services.actors import Actor, record_visible, require_township_write
 from app.services.deadlines import DeadlineBucket, deadline_condition
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -573,17 +573,6 @@ def get_attachment(*, session: Session, actor: Actor, attachment_id: int) -> Att
     except NotFound:
         raise NotFound("文件不存在或无权查看") from None
     return attachment
-
-
-def display_names(session: Session, labels: set[str]) -> dict[str, str]:
-    """Audit labels ("user:<username>") mapped to the display names people know them by."""
-    usernames = {x.removeprefix("user:") for x in labels if x.startswith("user:")}
-    if not usernames:
-        return {}
-    rows = session.execute(
-        select(User.username, User.display_name).where(col(User.username).in_(usernames))
-    ).all()
-    return {f"user:{u}": name for u, name in rows if name}
 
 
 def timeline(*, session: Session, task: Task) -> list[TimelineEntry]:

@@ -27,6 +27,7 @@ from app.services.campaigns import campaign_criteria, get_campaign, latest_activ
 from app.services.cells import XlsxCells, small_workbook
 from app.services.rectifications import visit_overdue_reasons
 from app.services.tasks import overdue_condition
+from app.services.townships import get_township
 
 
 def _overdue_by_branch(session: Session, branch_ids: list[int], today: date) -> dict[int, int]:
@@ -160,8 +161,12 @@ def early_warnings(
     *, session: Session, actor: Actor, settings: Settings, campaign_id: int | None,
     township_id: int | None, limit: int | None = None, today: date | None = None,
 ) -> list[EarlyWarning]:
-    """Visible branches with at least one signal, highest score first."""
+    """Visible branches with at least one signal, highest score first.
+
+    Raises NotFound for a `township_id` the reader may not see (as the summary does)."""
     today = today or clock.today()
+    if township_id is not None:
+        get_township(session=session, actor=actor, township_id=township_id)
     campaign = (get_campaign(session=session, campaign_id=campaign_id) if campaign_id
                 else latest_active(session=session))
     stmt = (

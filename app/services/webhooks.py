@@ -390,8 +390,10 @@ def post(client: httpx.Client, job: _Job) -> tuple[int | None, str | None]:
         response = client.post(url, content=job.body, headers=headers)
     except httpx.TimeoutException:
         return None, "接收方没有在限定时间内应答"
+    except httpx.ConnectError:
+        return None, "无法连接接收方:地址无法访问或对方拒绝连接,请核对推送地址"
     except httpx.HTTPError as exc:
-        return None, f"无法连接接收方:{exc}"[:500]
+        return None, f"推送失败({type(exc).__name__}),请核对推送地址和接收方"
     if not 200 <= response.status_code < 300:
         return response.status_code, f"接收方返回 HTTP {response.status_code}"
     if job.format in CHAT_FORMATS:

@@ -81,3 +81,16 @@ def test_a_campaigns_status_is_shown_as_a_campaign_status(world: Any, login: Any
         campaign = make_campaign(s)
     html = login("admin").get(f"/history/campaign/{campaign.id}").text
     assert "进行中" in html and ">active<" not in html
+
+
+def test_a_record_made_by_the_command_line_names_the_system(world: Any, login: Any,
+                                                            engine: Engine) -> None:
+    """The demo and other commands write as `cli:<command>`; people see 系统, not the code."""
+    from app.db import transaction
+
+    with transaction(engine, actor="cli:demo") as s:
+        branch = make_branch(s, s.get(type(world.township), world.township.id), name="命令行村")
+        s.flush()
+        branch_id = branch.id
+    page = login("admin").get(f"/history/branch/{branch_id}").text
+    assert "系统" in page and "cli:demo" not in page

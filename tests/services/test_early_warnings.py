@@ -272,7 +272,7 @@ def test_staff_sees_only_own_township(fx, login):
     names = [w["branch_name"] for w in staff.get(API).json()]
     assert names == ["老树村党支部", "平安村党支部", "新苗村党支部", "河东社区党支部",
                      "镇机关党支部"]
-    assert staff.get(API, params={"township_id": fx.north}).json() == []
+    assert staff.get(API, params={"township_id": fx.north}).status_code == 404  # as the summary
     viewer = login("northviewer")
     assert [w["branch_name"] for w in viewer.get(API).json()] == ["北山村党支部"]
 
@@ -349,3 +349,12 @@ def test_the_list_downloads_as_xlsx_with_typed_cells_and_no_formulas(fx, engine,
     names = [row[2] for row in load_workbook(io.BytesIO(north.content)).active.iter_rows(
         min_row=3, values_only=True)]
     assert names == ["北山村党支部"]
+
+
+def test_another_townships_warnings_are_not_found(world: Any, login: Any) -> None:
+    """Staff naming another township's id get 404, as for the summary, not their own list."""
+    staff = login("staff")
+    for path in ("/api/v1/early-warnings", "/api/v1/early-warnings.xlsx"):
+        r = staff.get(path, params={"township_id": world.other_township.id})
+        assert r.status_code == 404, (path, r.status_code)
+        assert staff.get(path, params={"township_id": world.township.id}).status_code == 200

@@ -454,3 +454,24 @@ def test_a_paused_webhook_resumed_by_the_admin_delivers_what_it_missed(
     expected = feed_after_registration(engine, start)
     drain(engine, fast, lambda: len(receiver.delivered_changes()) >= len(expected))
     assert receiver.delivered_changes() == expected
+
+
+def test_a_refused_connection_is_told_in_chinese() -> None:
+    """The delivery log says in Chinese that the receiver could not be reached, without the
+    operating system's English message."""
+    import socket
+
+    import httpx
+
+    from app.models.webhook import DeliveryKind, WebhookFormat
+    from app.services.webhooks import _Job, post
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    job = _Job(webhook_id=1, url=f"http://127.0.0.1:{port}/hook", format=WebhookFormat.json,
+               secret="s", kind=DeliveryKind.test, body=b"{}", delivery_id=None)
+    with httpx.Client(timeout=2) as client:
+        status, error = post(client, job)
+    assert status is None
+    assert error is not None and error.startswith("无法连接接收方") and "Errno" not in error
