@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import clock
 from app.api.deps import CurrentActor
+from app.api.represent import attachment_headers
 from app.api.routing import TransactionRoute
 from app.api.tasks import TaskFiltersDep
 from app.services.cells import file_chunks, primed
@@ -26,21 +27,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
 
 
-def _disposition(name: str) -> dict[str, str]:
-    from urllib.parse import quote
-
-    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-
-
 async def _stream(make: Callable[[], Iterator[bytes]], media_type: str, name: str
                   ) -> StreamingResponse:
     chunks = await run_in_threadpool(lambda: primed(make()))
-    return StreamingResponse(chunks, media_type=media_type, headers=_disposition(name))
+    return StreamingResponse(chunks, media_type=media_type, headers=attachment_headers(name))
 
 
 async def _workbook(make: Callable[[], IO[bytes]], name: str) -> StreamingResponse:
     out = await run_in_threadpool(make)
-    return StreamingResponse(file_chunks(out), media_type=XLSX, headers=_disposition(name))
+    return StreamingResponse(file_chunks(out), media_type=XLSX, headers=attachment_headers(name))
 
 
 @router.get("/reports/ledger.csv")

@@ -1,12 +1,11 @@
 """`/imports`: the branch register from Excel or CSV (批量导入), and its template."""
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from app.api.deps import CurrentActor, SessionDep, SettingsDep
-from app.api.represent import respond
+from app.api.represent import attachment_headers, respond
 from app.api.routing import TransactionRoute
 from app.services import imports as svc
 from app.services.evidence import TooLarge
@@ -21,9 +20,8 @@ def branches_template(actor: CurrentActor) -> Response:
     """The import template of the branch register: Chinese headers, drop-down lists, an
     example row and a sheet explaining each column."""
     name = f"{svc.BRANCHES.name}导入模板.xlsx"
-    return Response(svc.template_xlsx(svc.BRANCHES), media_type=XLSX, headers={
-        "Content-Disposition":
-            f"attachment; filename=\"branches_template.xlsx\"; filename*=UTF-8''{quote(name)}"})
+    return Response(svc.template_xlsx(svc.BRANCHES), media_type=XLSX,
+                    headers=attachment_headers(name, "branches_template.xlsx"))
 
 
 @router.post("/branches", response_model=svc.ImportResult)

@@ -2,14 +2,13 @@
 `/revisits` and the upward table `/reports/rectification-stats.xlsx` (整顿转化)."""
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlmodel import Session
 
 from app import clock
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
-from app.api.represent import Page, json_list, respond, with_cursor
+from app.api.represent import Page, attachment_headers, json_list, respond, with_cursor
 from app.api.routing import TransactionRoute
 from app.config import Settings
 from app.models.rectification import (
@@ -255,6 +254,5 @@ def rectification_stats(session: SessionDep, actor: CurrentActor,
     """The upward table (整顿转化情况统计表): a row per township and the county total."""
     rows, title = stats.upward_table(session=session, actor=actor, campaign_id=campaign_id)
     body = stats.stats_workbook(rows, title)
-    name = quote("软弱涣散基层党组织整顿转化情况统计表.xlsx")
-    return Response(body, media_type=XLSX, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+    return Response(body, media_type=XLSX,
+                    headers=attachment_headers("软弱涣散基层党组织整顿转化情况统计表.xlsx"))

@@ -1,11 +1,10 @@
 """`/reports/summary` (JSON, .docx, .html): the township report from the records."""
 
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 
 from app.api.deps import CurrentActor, SessionDep
-from app.api.represent import respond
+from app.api.represent import attachment_headers, respond
 from app.api.routing import TransactionRoute
 from app.models.report import Summary
 from app.services.report import summary
@@ -17,13 +16,6 @@ router = APIRouter(prefix="/reports", tags=["reports"], route_class=TransactionR
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def attachment(name: str, fallback: str) -> dict[str, str]:
-    """Content-Disposition (RFC 6266) naming the file in UTF-8 (`filename*`), with an ASCII
-    `filename` for clients that read only that."""
-    return {"Content-Disposition":
-            f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"}
 
 
 @router.get("/summary", response_model=Summary)
@@ -44,7 +36,7 @@ def summary_docx(session: SessionDep, actor: CurrentActor, campaign_id: int | No
                    township_id=township_id)
     doc = build_document(session=session, actor=actor, summary=data)
     return Response(to_docx(doc), media_type=DOCX,
-                    headers=attachment(f"{doc.file_stem}.docx",
+                    headers=attachment_headers(f"{doc.file_stem}.docx",
                                        f"report_{doc.dated:%Y%m%d}.docx"))
 
 
@@ -57,7 +49,7 @@ def summary_checks_xlsx(session: SessionDep, actor: CurrentActor, campaign_id: i
     doc = build_document(session=session, actor=actor, summary=data)
     body = checks_xlsx(data.warnings, place=doc.place, as_of_text=doc.date_line)
     return Response(body, media_type=XLSX,
-                    headers=attachment(f"{doc.place}数据核对清单_{doc.dated:%Y%m%d}.xlsx",
+                    headers=attachment_headers(f"{doc.place}数据核对清单_{doc.dated:%Y%m%d}.xlsx",
                                        f"checks_{doc.dated:%Y%m%d}.xlsx"))
 
 

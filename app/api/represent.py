@@ -1,8 +1,9 @@
 """One place decides the representation: JSON, or the HTML fragment for htmx requests."""
 
 from collections.abc import Sequence
+from pathlib import PurePath
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request, Response
 from pydantic import BaseModel
@@ -32,6 +33,15 @@ def json_list(items: Sequence[BaseModel]) -> Response:
     """A JSON array of schema instances, each dumped once (no re-validation)."""
     body = "[" + ",".join(item.model_dump_json() for item in items) + "]"
     return Response(body, media_type="application/json", headers={"Vary": "HX-Request"})
+
+
+def attachment_headers(name: str, fallback: str | None = None) -> dict[str, str]:
+    """Content-Disposition (RFC 6266) of a download named `name` in UTF-8 (`filename*`), with
+    an ASCII `filename` (`fallback`, else "download" and the name's suffix) for clients that
+    read only that."""
+    ascii_name = fallback or "download" + PurePath(name).suffix
+    return {"Content-Disposition":
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"}
 
 
 def wants_html(request: Request) -> bool:

@@ -1,7 +1,6 @@
 """`/screenings`, `/screening-progress` and `/early-warnings`."""
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlmodel import Session
@@ -15,7 +14,7 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.api.represent import Page, json_list, respond, wants_html, with_cursor
+from app.api.represent import Page, attachment_headers, json_list, respond, wants_html, with_cursor
 from app.api.routing import TransactionRoute
 from app.models.campaign import Criterion, CriterionKind
 from app.models.screening import (
@@ -179,5 +178,4 @@ def early_warnings_xlsx(session: SessionDep, actor: CurrentActor, settings: Sett
     items = early_warnings(session=session, actor=actor, settings=settings,
                            campaign_id=campaign_id, township_id=township_id)
     body = warnings_xlsx(items, f"预警名单({clock.today():%Y-%m-%d})")
-    return Response(body, media_type=XLSX, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote('预警名单.xlsx')}"})
+    return Response(body, media_type=XLSX, headers=attachment_headers("预警名单.xlsx"))

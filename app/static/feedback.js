@@ -120,22 +120,6 @@
     }
   }
 
-  function newKey() {
-    var c = window.crypto;
-    if (c && typeof c.randomUUID === "function") { return c.randomUUID(); }
-    var bytes = new Uint8Array(16);
-    if (c && typeof c.getRandomValues === "function") {
-      c.getRandomValues(bytes);
-    } else {
-      for (var i = 0; i < 16; i++) { bytes[i] = Math.floor(Math.random() * 256); }
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join("");
-    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" +
-      hex.slice(16, 20) + "-" + hex.slice(20);
-  }
-
   function mine(entry) { return entry.actor === actor; }
   function waiting(entry) { return entry.state === "pending" || entry.state === "sending"; }
 
@@ -754,7 +738,7 @@
       clearErrors();
       var result = collect();
       if (result.errors.length) { showErrors(result.errors); return; }
-      var key = newKey();
+      var key = window.RectifyOutbox.newKey();  // outbox.js, loaded by every signed-in page
       var entry = {
         id: key, key: key, actor: actor, state: "pending", created_at: Date.now(),
         payload: JSON.stringify(result.body), summary: summarize(result.body), attempts: 0
