@@ -172,13 +172,15 @@ async def on_domain_error(request: Request, exc: Exception) -> Response:
                    headers=headers, extra=extra)
 
 
-_RANGE_ERRORS = ("less_than_equal", "greater_than_equal", "less_than", "greater_than",
-                 "int_range")
+_NO_RECORD_ERRORS = ("less_than_equal", "greater_than_equal", "less_than", "greater_than",
+                     "int_range", "int_parsing", "int_from_float")
 
 
 def _names_no_record(exc: RequestValidationError) -> bool:
-    """An id in the path beyond what its column holds names no record: 404, not 422."""
-    return any(e["loc"][:1] == ("path",) and e["type"] in _RANGE_ERRORS for e in exc.errors())
+    """An id in the path that is not a whole number, or beyond what its column holds
+    (`/branches/abc`, `/branches/99999999999999999999`), names no record: 404, not 422."""
+    return any(e["loc"][:1] == ("path",) and e["type"] in _NO_RECORD_ERRORS
+               for e in exc.errors())
 
 
 def _field_text(field: str) -> str:

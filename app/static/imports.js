@@ -76,5 +76,11 @@
   }
 
   form.addEventListener("submit", function (e) { e.preventDefault(); send(true); });
-  input.addEventListener("change", function () { preview.innerHTML = ""; error.textContent = ""; });
+  var chosen = document.getElementById("import-file-name");
+  input.addEventListener("change", function () {
+    preview.innerHTML = "";
+    error.textContent = "";
+    var file = input.files && input.files[0];
+    chosen.textContent = file ? "已选择:" + file.name : "尚未选择文件";
+  });
 })();

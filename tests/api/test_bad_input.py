@@ -58,15 +58,17 @@ def ledger(engine: Engine, world: Any) -> dict[str, int]:
 # --- ids beyond the column -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task_id", [BEYOND_INTEGER, BEYOND_BIGINT, -BEYOND_INTEGER])
-def test_a_path_id_beyond_the_column_is_404(client, admin_token, task_id):
+@pytest.mark.parametrize("task_id", [BEYOND_INTEGER, BEYOND_BIGINT, -BEYOND_INTEGER,
+                                     "abc", "1.5", "import"])
+def test_a_path_id_beyond_the_column_or_not_a_number_is_404(client, admin_token, task_id):
     assert_problem(client.get(f"{API}/tasks/{task_id}", headers=admin_token), 404)
     assert_problem(client.get(f"{API}/branches/{task_id}", headers=admin_token), 404)
 
 
-def test_a_page_with_a_path_id_beyond_the_column_is_404(login, world):
-    r = login("admin").get(f"/branches/{BEYOND_BIGINT}")
-    assert r.status_code == 404 and "页面" in r.text
+@pytest.mark.parametrize("branch_id", [BEYOND_BIGINT, "import"])
+def test_a_page_with_a_path_id_beyond_the_column_or_not_a_number_is_404(login, world, branch_id):
+    r = login("admin").get(f"/branches/{branch_id}")
+    assert r.status_code == 404 and "页面" in r.text and "整数" not in r.text
 
 
 @pytest.mark.parametrize("name", ["branch_id", "township_id", "problem_id", "campaign_id"])
