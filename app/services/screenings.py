@@ -200,8 +200,12 @@ def sound_with_hits(
         .order_by(Branch.name)
     ).all()
     out = []
+    labels_of: dict[int, dict[str, str]] = {}  # one criteria look-up per campaign, not per row
     for name, campaign_id, results in rows:
-        labels = {c.code: c.label for c in campaign_criteria(session, campaign_id)}
+        if campaign_id not in labels_of:
+            labels_of[campaign_id] = {c.code: c.label
+                                      for c in campaign_criteria(session, campaign_id)}
+        labels = labels_of[campaign_id]
         hits = [labels.get(r["code"], r["code"]) for r in results if r.get("hit")]
         if hits:
             out.append((name, hits))
