@@ -215,13 +215,13 @@ def generate(engine: Engine, scale: Scale, *, quiet: bool = False) -> Generated:
                     CASE b.id % 20 WHEN 0 THEN 'weak_lax' WHEN 1 THEN 'pending' ELSE 'sound' END,
                     CASE WHEN b.id % 20 = 2 THEN '收入来源单一但班子健全,经研判不列为软弱涣散' END,
                     b.township_id,
-                    CASE WHEN b.id % 20 IN (0, 1, 2) THEN
+                    CAST(CASE WHEN b.id % 20 IN (0, 1, 2) THEN
                     '[{{"code": "leadership_vacant", "hit": false, "note": null}},
-                      {{"code": "weak_collective_economy", "hit": true, "note": "增收渠道少"}}]'::json
+                      {{"code": "weak_collective_economy", "hit": true, "note": "增收渠道少"}}]'
                     ELSE
                     '[{{"code": "leadership_vacant", "hit": false, "note": null}},
-                      {{"code": "weak_collective_economy", "hit": false, "note": null}}]'::json
-                    END
+                      {{"code": "weak_collective_economy", "hit": false, "note": null}}]'
+                    END AS json)
                 FROM branch b
                 WHERE b.id > :b0 AND b.kind IN ('village', 'community') AND b.id % 11 <> 0""",
                  c=campaign, b0=b0)
