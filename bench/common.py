@@ -204,15 +204,24 @@ def generate(engine: Engine, scale: Scale, *, quiet: bool = False) -> Generated:
         counts["campaign"] = 1
         campaign = c0 + 1
         if scale.screenings:
+            # a criterion is noted for the weak-and-lax, the pending and one in 20 branches
+            # more; those concluded sound carry the judgement the app requires (and the
+            # summary warns of them, a branch each)
             step(conn, "screening", f"""
                 INSERT INTO screening (created_at, updated_at, version, campaign_id, branch_id,
                     led_by, led_by_title, screened_on, conclusion, summary, township_id, results)
                 SELECT {now}, {now}, 1, :c, b.id, '镇党委书记', '书记',
                     current_date - 120 + (b.id % 80),
                     CASE b.id % 20 WHEN 0 THEN 'weak_lax' WHEN 1 THEN 'pending' ELSE 'sound' END,
-                    NULL, b.township_id,
+                    CASE WHEN b.id % 20 = 2 THEN '收入来源单一但班子健全,经研判不列为软弱涣散' END,
+                    b.township_id,
+                    CAST(CASE WHEN b.id % 20 IN (0, 1, 2) THEN
                     '[{{"code": "leadership_vacant", "hit": false, "note": null}},
                       {{"code": "weak_collective_economy", "hit": true, "note": "增收渠道少"}}]'
+                    ELSE
+                    '[{{"code": "leadership_vacant", "hit": false, "note": null}},
+                      {{"code": "weak_collective_economy", "hit": false, "note": null}}]'
+                    END AS json)
                 FROM branch b
                 WHERE b.id > :b0 AND b.kind IN ('village', 'community') AND b.id % 11 <> 0""",
                  c=campaign, b0=b0)
@@ -325,24 +334,42 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-UVICORN_FLAGS = ["--host", "127.0.0.1", "--workers", "1", "--no-access-log",
-                 "--log-level", "warning"]
+UVICORN_FLAGS = ["--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
 
 
 @contextmanager
 def uvicorn_server(target: str, *, env: dict[str, str] | None = None, factory: bool = True,
-                   ready_path: str = "/healthz", timeout: float = 60.0) -> Iterator[str]:
-    """`uvicorn target` in a subprocess (one worker, no access log); yields its base URL.
+                   ready_path: str = "/healthz", timeout: float = 60.0,
+                   workers: int = 1) -> Iterator[str]:
+    """`uvicorn target` in a subprocess (`workers` processes, no access log); yields its
+    base URL.
 
     Its output goes to a temporary file, printed if it fails to start or dies early.
     """
     port = free_port()
     cmd = [str(VENV_BIN / "uvicorn"), target, *(["--factory"] if factory else []),
-           *UVICORN_FLAGS, "--port", str(port)]
+           *UVICORN_FLAGS, "--workers", str(workers), "--port", str(port)]
+    with server_process(cmd, port, name=target, env=env, ready_path=ready_path,
+                        timeout=timeout) as base:
+        yield base
+
+
+@contextmanager
+def server_process(cmd: list[str], port: int, *, name: str, env: dict[str, str] | None = None,
+                   ready_path: str = "/healthz", timeout: float = 60.0) -> Iterator[str]:
+    """A server command listening on 127.0.0.1:`port`, run from the project root with this
+    checkout's code first on the path; yields its base URL once `ready_path` answers 200,
+    and stops it with SIGINT (a supervisor passes it on to its workers) on the way out.
+
+    Its output goes to a temporary file, printed if it fails to start or dies early.
+    """
     base = f"http://127.0.0.1:{port}"
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     with tempfile.TemporaryFile() as output:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
-                                stdout=output, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT,
+                                env={**os.environ, "PYTHONPATH": path, **(env or {})},
+                                stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own group: workers included
 
         def server_output() -> str:
             output.seek(0)
@@ -353,14 +380,14 @@ def uvicorn_server(target: str, *, env: dict[str, str] | None = None, factory: b
             while True:
                 if proc.poll() is not None:
                     raise RuntimeError(
-                        f"{target} exited with {proc.returncode}:\n{server_output()}")
+                        f"{name} exited with {proc.returncode}:\n{server_output()}")
                 try:
                     if httpx.get(base + ready_path, timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{target} did not answer {ready_path} within {timeout} s")
+                    raise RuntimeError(f"{name} did not answer {ready_path} within {timeout} s")
                 time.sleep(0.2)
             yield base
         finally:
@@ -369,11 +396,11 @@ def uvicorn_server(target: str, *, env: dict[str, str] | None = None, factory: b
                 try:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
-                    log(f"{target} did not stop within 15 s of SIGINT; killed")
-                    proc.kill()
+                    log(f"{name} did not stop within 15 s of SIGINT; killed")
+                    os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=5)
             if proc.returncode not in (0, -signal.SIGINT, -signal.SIGKILL):
-                log(f"{target} ended with {proc.returncode}; last output:\n{server_output()}")
+                log(f"{name} ended with {proc.returncode}; last output:\n{server_output()}")
 
 
 class ConcurrencyLimit:

@@ -1,7 +1,8 @@
 """The soak profile: `POST /api/v1/feedback-forms` at 50 forms a second for 30 seconds on the
-real app (uvicorn, one worker, PostgreSQL), each form with its own `Idempotency-Key` and 1-3
-opinions, about 5 % of them sent a second time with the same key and body 0-500 ms after
-the first (a phone retrying: some retries race the first request, some follow its answer).
+real app (uvicorn, one worker and then two, PostgreSQL), each form with its own
+`Idempotency-Key` and 1-3 opinions, about 5 % of them sent a second time with the same key
+and body 0-500 ms after the first (a phone retrying: some retries race the first request,
+some follow its answer).
 
 Then it checks that every acknowledged key is stored exactly once (rows in feedback_form,
 opinions per form, replays answering the first response's Location) and that the server
@@ -19,7 +20,11 @@ shares the machine's 2 cores with the server and PostgreSQL.
 The token is a write token limited to one township: what a township's secretary or staff
 phone would hold (see `app.services.feedback._may_enter_forms`).
 
+The whole run (soak, ramp) is done once per worker count (`--workers 1,2` by default, each
+on a server of its own over the same database) and the ceilings compared.
+
     .venv/bin/python -m bench.form_soak [--rate 50] [--seconds 30] [--ramp 100,200,400,800]
+                                        [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -237,17 +242,18 @@ async def healthz(client: httpx.AsyncClient) -> bool:
 
 
 class Server:
-    """The app under uvicorn, restartable between stages (a stalled server would make every
-    later stage fail for the earlier stage's reason)."""
+    """The app under uvicorn (`workers` processes), restartable between stages (a stalled
+    server would make every later stage fail for the earlier stage's reason)."""
 
-    def __init__(self, target: str, url: str) -> None:
-        self.target, self.url = target, url
+    def __init__(self, target: str, url: str, workers: int = 1) -> None:
+        self.target, self.url, self.workers = target, url, workers
         self.stack = ExitStack()
         self.base = ""
         self.restarts = 0
 
     def start(self) -> None:
-        self.base = self.stack.enter_context(uvicorn_server(self.target, env=app_env(self.url)))
+        self.base = self.stack.enter_context(
+            uvicorn_server(self.target, env=app_env(self.url), workers=self.workers))
 
     def restart(self) -> None:
         self.stack.close()
@@ -278,8 +284,19 @@ async def warm_up(client: httpx.AsyncClient, rng: random.Random, campaign_id: in
         response.raise_for_status()
 
 
+@dataclass
+class Outcome:
+    """What one server configuration achieved."""
+
+    workers: int
+    soak_ok: bool  # the soak without errors, every acknowledged form stored once
+    soak_held: bool  # ... and answered in time (p99 under the limit): the rate was held
+    ceiling: float | None  # forms/s; None: not even the lowest rate tried
+    best: float  # most forms acknowledged per second in any stage
+
+
 async def drive(server: Server, token: str, engine: Engine, args: argparse.Namespace,
-                campaign_id: int, branch_ids: list[int]) -> None:
+                campaign_id: int, branch_ids: list[int]) -> Outcome:
     rng = random.Random(20261125)
     run = secrets.token_hex(3)
     client = new_client(server.base, token)
@@ -345,12 +362,13 @@ async def drive(server: Server, token: str, engine: Engine, args: argparse.Names
     finally:
         await client.aclose()
 
-    log(f"\n{machine()}; PostgreSQL {args.pg_version}; app {args.app}")
+    workers = f"{server.workers} worker{'s' if server.workers > 1 else ''}"
+    log(f"\n{machine()}; PostgreSQL {args.pg_version}; app {args.app}, {workers}")
     log(f"soak {args.rate:.0f}/s x {args.seconds:.0f} s: {len(soak.firsts)} forms, "
         f"{len(soak.retries)} retries, errors {soak.errors}; latency p50 {soak.p(50):.0f} / "
         f"p90 {soak.p(90):.0f} / p99 {soak.p(99):.0f} / max {soak.p(100):.0f} ms")
-    log(f"  every acknowledged form stored exactly once: "
-        f"{verdict(check.ok and check.stored_rows == check.acked and soak.errors == 0)} "
+    soak_ok = check.ok and check.stored_rows == check.acked and soak.errors == 0
+    log(f"  every acknowledged form stored exactly once: {verdict(soak_ok)} "
         f"({check.stored_rows} rows, {check.acked} keys acknowledged, "
         f"{check.duplicated_keys} duplicated)")
     log(f"  /healthz after the soak: {'ok' if alive else 'NO ANSWER'}")
@@ -365,9 +383,30 @@ async def drive(server: Server, token: str, engine: Engine, args: argparse.Names
                else f"below {min([args.rate, *args.ramp]):.0f}/s")
     best = max((sum(a.status == 201 for a in s.firsts) / s.elapsed for s in [soak, *ramp]),
                default=0.0)
-    log(f"ceiling (no errors, p99 < {P99_LIMIT_MS:.0f} ms): {ceiling}; most forms acknowledged "
-        f"per second in any stage: {best:.0f}; /healthz at the end: "
+    log(f"ceiling with {workers} (no errors, p99 < {P99_LIMIT_MS:.0f} ms): {ceiling}; most "
+        f"forms acknowledged per second in any stage: {best:.0f}; /healthz at the end: "
         f"{'ok' if alive_end else 'NO ANSWER'}")
+    return Outcome(workers=server.workers, soak_ok=soak_ok, soak_held=soak_ok and soak.ok,
+                   ceiling=good, best=best)
+
+
+def compare(outcomes: list[Outcome], args: argparse.Namespace) -> None:
+    """The soak's verdict and the ceiling per worker count, and the ceilings' ratio."""
+    log(f"\n{machine()}")
+    log(f"soak {args.rate:.0f}/s x {args.seconds:.0f} s: 'stored once' is the target (no "
+        f"errors, every acknowledged form stored once); 'held' adds p99 < {P99_LIMIT_MS:.0f} ms")
+    log(f"{'workers':<9}{'stored once':<15}{'held':<6}{'ceiling':>12}{'best acks/s':>13}")
+    for o in outcomes:
+        ceiling = f"{o.ceiling:.0f}/s" if o.ceiling is not None else "none"
+        log(f"{o.workers:<9}{verdict(o.soak_ok):<15}{'yes' if o.soak_held else 'NO':<6}"
+            f"{ceiling:>12}{o.best:>13.0f}")
+    by_workers = {o.workers: o for o in outcomes}
+    one, two = by_workers.get(1), by_workers.get(2)
+    if one and two and one.ceiling and two.ceiling:
+        log(f"ceiling with 2 workers / 1 worker: {two.ceiling / one.ceiling:.2f}x; most "
+            f"acknowledged per second: {two.best / one.best:.2f}x (the ramp's steps, "
+            f"{', '.join(f'{r:.0f}' for r in sorted(args.ramp))}/s and two halvings, "
+            f"bound the ceiling's precision)")
 
 
 def main() -> None:
@@ -377,6 +416,9 @@ def main() -> None:
     parser.add_argument("--ramp", type=lambda s: [float(x) for x in s.split(",") if x],
                         default=[100, 200, 400, 800])
     parser.add_argument("--ramp-seconds", type=float, default=10)
+    parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",") if x],
+                        default=[1, 2],
+                        help="uvicorn worker counts to soak and ramp, one after the other")
     parser.add_argument("--app", default="app.main:create_app",
                         help="the app factory uvicorn serves (to compare a variant)")
     args = parser.parse_args()
@@ -390,15 +432,20 @@ def main() -> None:
             data = generate(engine, Scale.proportional(300, 2000))
             township = data.township_ids[0]
             token = create_token(engine, write=True, township_id=township, name="soak")
-            server = Server(args.app, url)
-            try:
-                server.start()
-                started = time.perf_counter()
-                asyncio.run(drive(server, token, engine, args, data.campaign_id,
-                                  data.branches_of(township)))
-                log(f"(driven for {time.perf_counter() - started:.0f} s)")
-            finally:
-                server.close()
+            outcomes = []
+            for workers in args.workers:
+                log(f"\n== {workers} worker(s) ==")
+                server = Server(args.app, url, workers)
+                try:
+                    server.start()
+                    started = time.perf_counter()
+                    outcomes.append(asyncio.run(drive(server, token, engine, args,
+                                                      data.campaign_id,
+                                                      data.branches_of(township))))
+                    log(f"(driven for {time.perf_counter() - started:.0f} s)")
+                finally:
+                    server.close()
+            compare(outcomes, args)
         finally:
             engine.dispose()
 

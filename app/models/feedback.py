@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BeforeValidator, field_validator, model_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime, Versioned, enum_type, utcnow
@@ -111,6 +111,12 @@ class FeedbackForm(FeedbackFormBase, Versioned, table=True):
 
     __tablename__ = "feedback_form"
     __feed_type__: ClassVar[str | None] = "feedback_form"
+    # the summary counts a campaign's returned forms from this alone (index-only scan)
+    __table_args__ = (
+        Index("ix_feedback_form_campaign_live", "campaign_id",
+              sqlite_where=text("deleted_at IS NULL"),
+              postgresql_where=text("deleted_at IS NULL")),
+    )
     township_id: int = Field(foreign_key="township.id", index=True)
     submitted_by: str = Field(max_length=100)
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -152,6 +158,12 @@ class Opinion(OpinionBase, Versioned, table=True):
     """One opinion of a returned form; `suggestion_id` once consolidated (at most one)."""
 
     __feed_type__: ClassVar[str | None] = "opinion"
+    # the summary counts a campaign's opinions by theme from this alone (index-only scan)
+    __table_args__ = (
+        Index("ix_opinion_campaign_theme_live", "campaign_id", "theme",
+              sqlite_where=text("deleted_at IS NULL"),
+              postgresql_where=text("deleted_at IS NULL")),
+    )
     form_id: int = Field(foreign_key="feedback_form.id", index=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     township_id: int = Field(foreign_key="township.id", index=True)

@@ -4,6 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import Versioned, enum_type
@@ -32,6 +33,12 @@ class Problem(ProblemBase, Versioned, table=True):
     """The problem table; `branch_id` null means township-wide."""
 
     __feed_type__: ClassVar[str | None] = "problem"
+    # the summary counts a campaign's problems by category from this alone (index-only scan)
+    __table_args__ = (
+        Index("ix_problem_campaign_category_live", "campaign_id", "category",
+              sqlite_where=text("deleted_at IS NULL"),
+              postgresql_where=text("deleted_at IS NULL")),
+    )
 
 
 class ProblemCreate(BlankIsNull, ProblemBase):

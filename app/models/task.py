@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, Index, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import Versioned, enum_type, utc_field
@@ -29,6 +29,11 @@ class TaskAction(StrEnum):
     cancel = "cancel"
 
 
+# a live task without a responsible person: the predicate of the summary's partial index,
+# written as the summary's condition is, so PostgreSQL can prove the index covers it
+UNASSIGNED_LIVE = "deleted_at IS NULL AND coalesce(responsible_person, '') = ''"
+
+
 class TaskBase(SQLModel):
     """Fields a client sets on a task."""
 
@@ -45,6 +50,15 @@ class Task(TaskBase, Versioned, table=True):
     """The task table; township and campaign are copied from the problem for scoping."""
 
     __feed_type__: ClassVar[str | None] = "task"
+    # the summary counts a campaign's tasks by status and due date, and those without a
+    # responsible person, from these alone (index-only scans; deduplicated, so small)
+    __table_args__ = (
+        Index("ix_task_campaign_status_due_live", "campaign_id", "status", "due_on",
+              sqlite_where=text("deleted_at IS NULL"),
+              postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_task_campaign_unassigned_live", "campaign_id", "status",
+              sqlite_where=text(UNASSIGNED_LIVE), postgresql_where=text(UNASSIGNED_LIVE)),
+    )
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     township_id: int = Field(foreign_key="township.id", index=True)
     status: TaskStatus = Field(

@@ -6,12 +6,11 @@ tasks. Any other status (cancelled) is in no bucket. One SQL expression decides 
 used by the task list's filter and by the summary's counts alike.
 """
 
-from collections.abc import Sequence
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, case, func, select
-from sqlmodel import Session, col
+from sqlalchemy import ColumnElement, and_
+from sqlmodel import col
 
 from app.models.task import Task, TaskStatus
 
@@ -41,16 +40,3 @@ def deadline_condition(bucket: DeadlineBucket, today: date) -> ColumnElement[boo
         return and_(is_open, due > today + timedelta(days=10), due <= today + timedelta(days=20))
     return and_(is_open, due > today + timedelta(days=20))
 
-
-def deadline_counts(
-    session: Session, where: Sequence[ColumnElement[bool]], today: date
-) -> dict[str, int]:
-    """Tasks matching `where` per bucket, in one aggregate query (every bucket present)."""
-    bucket = case(*((deadline_condition(b, today), b.value) for b in DeadlineBucket),
-                  else_=None).label("bucket")
-    sub = select(bucket).where(*where).subquery()
-    counts = dict(session.execute(
-        select(sub.c.bucket, func.count()).where(sub.c.bucket.is_not(None))
-        .group_by(sub.c.bucket)
-    ).tuples().all())
-    return {b.value: int(counts.get(b.value, 0)) for b in DeadlineBucket}

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, exists, select
+from sqlalchemy import ColumnElement, Select, String, cast, exists, func, select, true
 from sqlmodel import Session, col
 
 from app import clock
@@ -192,20 +192,45 @@ def sound_with_hits(
     """Screenings in `scope` that note a criterion yet conclude `sound`: (branch name, the
     noted criteria's labels), by branch name. SQL narrows to the candidates; the JSON
     results confirm each one."""
-    rows = session.execute(
-        select(Branch.name, Screening.campaign_id, Screening.results)
-        .join(Branch, col(Branch.id) == Screening.branch_id)
-        .where(*scope, Screening.conclusion == Conclusion.sound,
-               cast(Screening.results, String).like('%"hit": true%'))
-        .order_by(Branch.name)
-    ).all()
-    out = []
-    for name, campaign_id, results in rows:
-        labels = {c.code: c.label for c in campaign_criteria(session, campaign_id)}
-        hits = [labels.get(r["code"], r["code"]) for r in results if r.get("hit")]
-        if hits:
-            out.append((name, hits))
+    rows = session.execute(_noted_criteria(session, [
+        *scope, Screening.conclusion == Conclusion.sound,
+        cast(Screening.results, String).like('%"hit": true%')])).all()
+    out: list[tuple[str, list[str]]] = []
+    labels_of: dict[int, dict[str, str]] = {}  # one criteria look-up per campaign, not per row
+    last_screening = None
+    for name, screening_id, campaign_id, code in rows:
+        if campaign_id not in labels_of:
+            labels_of[campaign_id] = {c.code: c.label
+                                      for c in campaign_criteria(session, campaign_id)}
+        if screening_id != last_screening:
+            out.append((name, []))
+            last_screening = screening_id
+        out[-1][1].append(labels_of[campaign_id].get(code, code))
     return out
+
+
+def _noted_criteria(session: Session, where: list[ColumnElement[bool]]) -> Select[Any]:
+    """(branch name, screening id, campaign id, criterion code) of each result noted as hit
+    of the screenings `where` picks, by branch name, screening and position in the results.
+
+    The database takes the JSON apart (json_array_elements / json_each): a province has
+    tens of thousands of such screenings, too many to decode one by one in Python."""
+    if session.get_bind().dialect.name == "postgresql":
+        item = func.json_array_elements(Screening.results).table_valued(
+            "value", with_ordinality="position").render_derived()
+        code = func.json_extract_path_text(item.c.value, "code")
+        hit: ColumnElement[bool] = func.json_extract_path_text(item.c.value, "hit") == "true"
+        position = item.c.position
+    else:
+        item = func.json_each(Screening.results).table_valued("value", "key")
+        code = func.json_extract(item.c.value, "$.code")
+        hit = func.json_extract(item.c.value, "$.hit") == 1
+        position = item.c.key
+    return (select(Branch.name, Screening.id, Screening.campaign_id, code)
+            .join(Branch, col(Branch.id) == Screening.branch_id)
+            .join(item, true())
+            .where(*where, hit)
+            .order_by(Branch.name, Screening.id, position))
 
 
 def _visible(actor: Actor) -> ColumnElement[bool]:

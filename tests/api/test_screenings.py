@@ -296,6 +296,19 @@ def test_sound_with_a_hit_needs_the_judgement_in_the_summary(setup, login):
     assert LABEL["weak_collective_economy"] in flagged[0]["message"]
 
 
+def test_every_noted_criterion_is_named_in_the_order_of_the_results(setup, login):
+    staff = login("staff")
+    first, last = CODES[0], CODES[-1]
+    r = create(staff, setup, conclusion="sound", results=results({last: "b", first: "a"}),
+               summary="经研判不列为软弱涣散")
+    assert r.status_code == 201, r.text
+    report = staff.get(f"{API}/reports/summary",
+                       params={"campaign_id": setup.campaign_id}).json()
+    flagged = [w for w in report["warnings"] if w["code"] == "sound_with_hits"]
+    assert len(flagged) == 1
+    assert f"“{LABEL[first]}、{LABEL[last]}”" in flagged[0]["message"]
+
+
 def test_a_sound_screening_without_hits_is_not_warned(setup, login):
     staff = login("staff")
     assert create(staff, setup).status_code == 201
