@@ -160,6 +160,28 @@ def guard_parameters(dependant: Dependant) -> None:
         guard_parameters(sub)
 
 
+def _finish(request: Request, session: Session, response: Response | None,
+            claim: IdempotencyRecord | None) -> None:
+    """End the request's transaction in one trip to a worker thread: store the idempotent
+    response and commit when the handler answered below 400 (`response`), else roll back;
+    close the session; then record the token's use if it is due (`touch_token`)."""
+    try:
+        if response is not None and response.status_code < 400:
+            if claim is not None:
+                store_response(session, claim, response)
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+        token_used = session.info.get("token_used")
+        if token_used is not None:
+            touch_token(request.app.state.engine, token_used)
+
+
 class TransactionRoute(APIRoute):
     """An APIRoute whose request owns one transaction (see the module's docstring); its
     parameters are checked at the boundary (`guard_parameters`)."""
@@ -185,8 +207,9 @@ class TransactionRoute(APIRoute):
             session = new_session(request.app.state.engine, write=write)
             session.info["request_id"] = getattr(request.state, "request_id", None)
             request.state.session = session
+            claim: IdempotencyRecord | None = None
+            replayed: Response | None = None
             try:
-                claim = None
                 key = request.headers.get(IDEMPOTENCY_HEADER)
                 if key and request.method == "POST":
                     if len(key) > MAX_KEY_LENGTH:
@@ -197,26 +220,19 @@ class TransactionRoute(APIRoute):
 
                     actor = await run_in_threadpool(resolve_actor, request, session)
                     body = await request.body()
-                    claim = await run_in_threadpool(
+                    claimed = await run_in_threadpool(
                         claim_key, session, request, actor.label, key, body
                     )
-                    if isinstance(claim, Response):
-                        return claim
-                response = await handler(request)
-                if response.status_code < 400:
-                    if claim is not None:
-                        await run_in_threadpool(store_response, session, claim, response)
-                    await run_in_threadpool(session.commit)
-                else:
-                    await run_in_threadpool(session.rollback)
-                return response
+                    if isinstance(claimed, Response):
+                        replayed = claimed  # the first response; this transaction ends unused
+                    else:
+                        claim = claimed
+                response = replayed or await handler(request)
             except BaseException:
-                await run_in_threadpool(session.rollback)
+                await run_in_threadpool(_finish, request, session, None, None)
                 raise
-            finally:
-                await run_in_threadpool(session.close)
-                token_used = session.info.get("token_used")
-                if token_used is not None:
-                    await run_in_threadpool(touch_token, request.app.state.engine, token_used)
+            await run_in_threadpool(_finish, request, session,
+                                    None if replayed else response, claim)
+            return response
 
         return run_in_transaction

@@ -74,7 +74,7 @@ def stale_page(request: Request, session: SessionDep, actor: Actor, task: Task,
                    context={**task_page_context(session, actor, task), "stale": exc})
 
 
-def task_filters(
+async def task_filters(
     status: TaskStatus | None = None, overdue: bool | None = None,
     branch_id: int | None = None, township_id: int | None = None,
     problem_id: int | None = None, campaign_id: int | None = None,

@@ -13,7 +13,8 @@ from pydantic import BeforeValidator
 from app.api.deps import BranchDep, CurrentActor, SessionDep, site_path
 from app.api.represent import Page, with_cursor
 from app.api.routing import TransactionRoute
-from app.models.branch import BranchFlag, BranchKind, BranchPublic
+from app.listing import ItemsPage
+from app.models.branch import BranchFlag, BranchKind
 from app.models.township import TownshipPublic
 from app.models.user import Role
 from app.services import branches as branch_svc
@@ -90,7 +91,7 @@ def branches_page(
     )
     return render(
         request, "pages/branches.html", actor,
-        data=Page[BranchPublic](items=items, next_cursor=next_cursor),
+        data=ItemsPage(items, next_cursor),
         filters=filters, flags=list(BranchFlag),
         more_url=with_cursor(request, "/api/v1/branches", next_cursor),
         **_branch_form_choices(session, actor),

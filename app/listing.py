@@ -1,0 +1,102 @@
+"""How rows become list items and a page of them becomes JSON: decided here, once, for every
+list (the API's pages, their htmx fragments and the pages that show the same lists).
+
+A list's service selects plain columns (SQLAlchemy Core over the table, no ORM entities),
+labelled as the fields of the list's public schema, and turns the rows into items with
+`items(Schema, rows)`: one `Item` per row, its keys in the schema's field order, the derived
+fields (a branch's `flags`, ...) computed by the small functions the service that owns the
+rule registered with `derive`. `page_json` writes a page as the API answers it, with orjson,
+equal to what pydantic writes for the schema (enums as their values, `Decimal` as a string,
+aware datetimes in UTC with `Z`). A list whose items still are schema instances is written
+by the same function (each instance dumped once, never re-validated).
+
+Neutral: the services, the API and the pages import it; it imports none of them.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+Derive = Callable[[Any], Any]
+# called once per page (so today's date, a setting... is read once), answering the function
+# that computes the field from each row
+DeriveRule = Callable[[], Derive]
+
+_DERIVED: dict[type[BaseModel], dict[str, DeriveRule]] = {}
+
+
+class Item(dict[str, Any]):
+    """One list item: a dict (written as a JSON object as it is) whose keys also read as
+    attributes (`item.name`), as templates and page code read a schema instance."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass(frozen=True)
+class ItemsPage:
+    """A page of items and the cursor of the next page (None on the last), for templates."""
+
+    items: Sequence[Any]
+    next_cursor: str | None
+
+
+def derive(schema: type[BaseModel], field: str, rule: DeriveRule) -> None:
+    """Register how `field` of `schema` is computed: `rule()`, called once per page, answers
+    the function of a selected row (attribute access to every selected column) that gives
+    the field's value. Raises ValueError when the schema has no such field."""
+    if field not in schema.model_fields:
+        raise ValueError(f"{schema.__name__} has no field {field!r}")
+    _DERIVED.setdefault(schema, {})[field] = rule
+
+
+def fields_of(schema: type[BaseModel]) -> list[str]:
+    """The names of `schema`'s fields in the order the API writes them."""
+    return list(schema.model_fields)
+
+
+def items(schema: type[BaseModel], rows: Sequence[Any]) -> list[Item]:
+    """One `Item` per row of `schema`'s fields, in its order: a derived field from its
+    registered function, every other field from the selected column of its name.
+
+    `rows`: SQLAlchemy `Row`s. Raises ValueError when a field that is not derived was not
+    selected (a programming error, caught by the list's tests).
+    """
+    if not rows:
+        return []
+    selected: tuple[str, ...] = rows[0]._fields
+    derived = _DERIVED.get(schema, {})
+    names = fields_of(schema)
+    getters: list[Derive] = [
+        derived[name]() if name in derived else itemgetter(selected.index(name))
+        for name in names
+    ]
+    return [Item(zip(names, [get(row) for get in getters], strict=True)) for row in rows]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    raise TypeError(f"{type(value).__name__} is not written as JSON")
+
+
+def to_json(value: Any) -> bytes:
+    """`value` (items, schema instances, plain data) as JSON, the way pydantic writes it."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_UTC_Z)
+
+
+def page_json(page_items: Sequence[Any], next_cursor: str | None) -> bytes:
+    """`{"items": [...], "next_cursor": ...}` of a list page, as the API answers it."""
+    return to_json({"items": page_items, "next_cursor": next_cursor})
