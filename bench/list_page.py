@@ -212,13 +212,15 @@ def wrk_load(url: str, token: str | None, connections: int, seconds: int) -> Loa
         cmd += ["-H", f"Authorization: Bearer {token}"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60,
                          check=True).stdout
-    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    pct = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.M))
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(non2xx.group(1)) if non2xx else 0) + (
         sum(int(x) for x in sock.groups()) if sock else 0)
     took = float(re.search(r"requests in ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
+    if requests and not {"50", "99"} <= pct.keys():
+        raise RuntimeError(f"wrk's latency distribution not understood:\n{out}")
     nan = float("nan")
     return Load(rps=requests / took, p50_ms=_ms(pct["50"]) if requests else nan,
                 p99_ms=_ms(pct["99"]) if requests else nan, requests=requests, errors=errors,
