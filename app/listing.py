@@ -23,9 +23,10 @@ import orjson
 from pydantic import BaseModel
 
 Derive = Callable[[Any], Any]
-# called once per page (so today's date, a setting... is read once), answering the function
-# that computes the field from each row
-DeriveRule = Callable[[], Derive]
+# called once per page with the names of the selected columns (so positions are looked up,
+# and today's date or a setting read, once), answering the function that computes the field
+# from each row
+DeriveRule = Callable[[Sequence[str]], Derive]
 
 _DERIVED: dict[type[BaseModel], dict[str, DeriveRule]] = {}
 
@@ -52,9 +53,10 @@ class ItemsPage:
 
 
 def derive(schema: type[BaseModel], field: str, rule: DeriveRule) -> None:
-    """Register how `field` of `schema` is computed: `rule()`, called once per page, answers
-    the function of a selected row (attribute access to every selected column) that gives
-    the field's value. Raises ValueError when the schema has no such field."""
+    """Register how `field` of `schema` is computed: `rule(selected)`, called once per page
+    with the names of the selected columns, answers the function of a selected row (a
+    SQLAlchemy `Row`) that gives the field's value. Raises ValueError when the schema has no
+    such field."""
     if field not in schema.model_fields:
         raise ValueError(f"{schema.__name__} has no field {field!r}")
     _DERIVED.setdefault(schema, {})[field] = rule
@@ -77,8 +79,19 @@ def items(schema: type[BaseModel], rows: Sequence[Any]) -> list[Item]:
     selected: tuple[str, ...] = rows[0]._fields
     derived = _DERIVED.get(schema, {})
     names = fields_of(schema)
+    plain = [name for name in names if name not in derived]
+    rules = [(name, derived[name](selected)) for name in names if name in derived]
+    if selected[: len(plain)] == tuple(plain) and names[: len(plain)] == plain:
+        # the usual shape: the row starts with the schema's selected fields in its order
+        # and the derived fields come last (zip stops at the last field name)
+        page = [Item(zip(plain, row, strict=False)) for row in rows]
+        for name, compute in rules:
+            for item, row in zip(page, rows, strict=True):
+                item[name] = compute(row)
+        return page
+    computed = dict(rules)
     getters: list[Derive] = [
-        derived[name]() if name in derived else itemgetter(selected.index(name))
+        computed[name] if name in computed else itemgetter(selected.index(name))
         for name in names
     ]
     return [Item(zip(names, [get(row) for get in getters], strict=True)) for row in rows]

@@ -1,9 +1,10 @@
 """The branch register: scoped queries, validation, and the derived warning flags."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
@@ -109,9 +110,16 @@ def branch_flags(branch: Any, limits: Limits | None = None) -> list[BranchFlag]:
     return [flag for flag, rule in FLAG_RULES.items() if rule.check(branch, limits)]
 
 
-def _flags_today() -> Callable[[Any], list[BranchFlag]]:
-    limits = today_limits()
-    return lambda row: branch_flags(row, limits)
+def _flag_column(flag: BranchFlag) -> str:
+    return f"flag_{flag.value}"
+
+
+def _flags_of_rows(selected: Sequence[str]) -> Callable[[Any], list[BranchFlag]]:
+    """A row's flags from the columns `_branch_rows` selects: each rule's SQL condition,
+    true or not (the same conditions the `flag` filter uses)."""
+    flags = list(FLAG_RULES)
+    hits = itemgetter(*(selected.index(_flag_column(flag)) for flag in flags))
+    return lambda row: [flag for flag, hit in zip(flags, hits(row), strict=True) if hit]
 
 
 # the change feed's branch carries its derived flags, as the API's does
@@ -131,19 +139,21 @@ class BranchFilters:
     flag: BranchFlag | None = None
 
 
-derive(BranchPublic, "flags", _flags_today)
+derive(BranchPublic, "flags", _flags_of_rows)
 
 _BRANCH: Table = Branch.__table__  # type: ignore[attr-defined]
 _TOWNSHIP: Table = Township.__table__  # type: ignore[attr-defined]
 
 
-@cache
-def _branch_rows() -> Select[Any]:
-    """Live branches, the columns of `BranchPublic` and their township's name (built once)."""
-    public = set(fields_of(BranchPublic))
+@lru_cache(maxsize=4)
+def _branch_rows(_limits: Limits) -> Select[Any]:
+    """Live branches: the columns of `BranchPublic` in its order, then whether each flag's
+    condition holds (by today's `_limits`, which key the cache: built once a day)."""
+    by_name: dict[str, ColumnElement[Any]] = {c.name: c for c in _BRANCH.c}
+    by_name["township_name"] = _TOWNSHIP.c.name.label("township_name")
     return (
-        select(*(c for c in _BRANCH.c if c.name in public),
-               _TOWNSHIP.c.name.label("township_name"))
+        select(*(by_name[name] for name in fields_of(BranchPublic) if name in by_name),
+               *(rule.where().label(_flag_column(flag)) for flag, rule in FLAG_RULES.items()))
         .join_from(_BRANCH, _TOWNSHIP, _TOWNSHIP.c.id == _BRANCH.c.township_id)
         .where(_BRANCH.c.deleted_at.is_(None))
     )
@@ -155,7 +165,7 @@ def list_branches(
     """A page of the branches the actor may see, filtered: `BranchPublic` items (with their
     township's name and `flags`) and the next page's cursor (None on the last page).
     Raises Invalid (`cursor`) for a cursor this list did not give."""
-    stmt = _branch_rows().where(branch_visible(actor))
+    stmt = _branch_rows(today_limits()).where(branch_visible(actor))
     if filters.township_id is not None:
         stmt = stmt.where(Branch.township_id == filters.township_id)
     if filters.kind is not None:
