@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Table
 
 Derive = Callable[[Any], Any]
 # called once per page with the names of the selected columns (so positions are looked up,
@@ -57,22 +58,33 @@ def derive(schema: type[BaseModel], field: str, rule: DeriveRule) -> None:
     with the names of the selected columns, answers the function of a selected row (a
     SQLAlchemy `Row`) that gives the field's value. Raises ValueError when the schema has no
     such field."""
-    if field not in schema.model_fields:
+    if field not in fields_of(schema):
         raise ValueError(f"{schema.__name__} has no field {field!r}")
     _DERIVED.setdefault(schema, {})[field] = rule
 
 
 def fields_of(schema: type[BaseModel]) -> list[str]:
-    """The names of `schema`'s fields in the order the API writes them."""
-    return list(schema.model_fields)
+    """The names of `schema`'s fields in the order the API writes them (computed fields
+    last, as pydantic writes them)."""
+    return [*schema.model_fields, *schema.model_computed_fields]
+
+
+def columns_of(schema: type[BaseModel], table: Table,
+               **extra: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """What a list of `schema` selects: `table`'s columns named as the schema's fields, in
+    the schema's order, and `extra` expressions (labelled with their field's name) for
+    fields the table does not hold, e.g. a joined township's name."""
+    return [extra[name].label(name) if name in extra else table.c[name]
+            for name in fields_of(schema) if name in extra or name in table.c]
 
 
 def items(schema: type[BaseModel], rows: Sequence[Any]) -> list[Item]:
     """One `Item` per row of `schema`'s fields, in its order: a derived field from its
     registered function, every other field from the selected column of its name.
 
-    `rows`: SQLAlchemy `Row`s. Raises ValueError when a field that is not derived was not
-    selected (a programming error, caught by the list's tests).
+    `rows`: SQLAlchemy `Row`s. A field neither selected nor derived takes the schema's
+    default; raises ValueError when it has none (a programming error, caught by the list's
+    tests).
     """
     if not rows:
         return []
@@ -91,10 +103,21 @@ def items(schema: type[BaseModel], rows: Sequence[Any]) -> list[Item]:
         return page
     computed = dict(rules)
     getters: list[Derive] = [
-        computed[name] if name in computed else itemgetter(selected.index(name))
+        computed[name] if name in computed
+        else itemgetter(selected.index(name)) if name in selected
+        else _default_of(schema, name)
         for name in names
     ]
     return [Item(zip(names, [get(row) for get in getters], strict=True)) for row in rows]
+
+
+def _default_of(schema: type[BaseModel], name: str) -> Derive:
+    """A field neither selected nor derived answers the schema's default (a token's
+    `secret`, shown only when created). Raises ValueError when it has none."""
+    field = schema.model_fields.get(name)
+    if field is None or field.is_required():
+        raise ValueError(f"{schema.__name__}.{name} is neither selected nor derived")
+    return lambda _row: field.get_default(call_default_factory=True)
 
 
 def _default(value: Any) -> Any:
