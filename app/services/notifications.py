@@ -303,6 +303,7 @@ def list_notifications(
     if page.cursor:
         (before,) = decode_cursor(page.cursor, 1, [col(Notification.id)])
         stmt = stmt.where(col(Notification.id) < before)
+    session.flush()
     rows = session.connection().execute(
         stmt.order_by(col(Notification.id).desc()).limit(page.limit + 1)).all()
     more = len(rows) > page.limit

@@ -80,7 +80,9 @@ def keyset_rows(
     page: PageParams,
 ) -> tuple[list[Any], str | None]:
     """`keyset_page` for a statement of plain columns: run on the session's connection
-    (its transaction), no ORM on the way, answering SQLAlchemy `Row`s."""
+    (its transaction, after flushing what the session holds), no ORM on the way, answering
+    SQLAlchemy `Row`s."""
+    session.flush()
     if page.cursor:
         stmt = _after(stmt, keys, page.cursor)
     rows = list(session.connection().execute(stmt.order_by(*keys).limit(page.limit + 1)).all())
