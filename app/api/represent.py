@@ -52,8 +52,8 @@ def respond_page(
     `items`: `app.listing.Item`s (or schema instances, each dumped once)."""
     if wants_html(request) and fragment:
         more = {"more_url": with_cursor(request, more_path, next_cursor)} if more_path else {}
-        return respond(request, ItemsPage(items, next_cursor), fragment=fragment,
-                       context={**more, **(context or {})})
+        return respond(request, None, fragment=fragment,
+                       context={"data": ItemsPage(items, next_cursor), **more, **(context or {})})
     return Response(page_json(items, next_cursor), media_type="application/json",
                     headers={"Vary": "HX-Request"})
 
@@ -73,7 +73,7 @@ def wants_html(request: Request) -> bool:
 
 def respond(
     request: Request,
-    data: BaseModel | ItemsPage | None,
+    data: BaseModel | None,
     *,
     fragment: str | None = None,
     status_code: int = 200,
@@ -105,9 +105,6 @@ def respond(
         )
     if data is None:
         return Response(status_code=204 if status_code == 200 else status_code, headers=headers)
-    if isinstance(data, ItemsPage):
-        return Response(page_json(data.items, data.next_cursor), status_code=status_code,
-                        media_type="application/json", headers=headers)
     return Response(
         content=data.model_dump_json(),
         status_code=status_code,
