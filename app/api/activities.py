@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.api.deletion import DELETE_DOC, deleted
 from app.api.deps import CurrentActor, DeletionReason, IfMatch, PageDep, SessionDep
-from app.api.represent import Page, respond, with_cursor
+from app.api.represent import Page, respond, respond_page
 from app.api.routing import TransactionRoute
 from app.models.activity import (
     Activity,
@@ -34,9 +34,8 @@ def list_activities(request: Request, session: SessionDep, actor: CurrentActor, 
     """Activities in date order."""
     filters = svc.ActivityFilters(campaign_id=campaign_id, township_id=township_id, kind=kind)
     items, cursor = svc.list_activities(session=session, actor=actor, filters=filters, page=page)
-    return respond(request, Page[ActivityPublic](items=items, next_cursor=cursor),
-                   fragment="fragments/activity_rows.html",
-                   context={"more_url": with_cursor(request, "/api/v1/activities", cursor)})
+    return respond_page(request, items, cursor, fragment="fragments/activity_rows.html",
+                        more_path="/api/v1/activities")
 
 
 @router.post("", status_code=201, response_model=ActivityPublic)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import CurrentActor, PageDep, SessionDep
-from app.api.represent import Page, respond
+from app.api.represent import Page, respond_page
 from app.api.routing import TransactionRoute
 from app.models.audit import AuditEventPublic
 from app.services.audit import AuditFilters, list_events
@@ -23,7 +23,4 @@ def list_audit_events(
     """Audit events, oldest first, filtered by record or actor."""
     filters = AuditFilters(entity_type=entity_type, entity_id=entity_id, actor=actor_label)
     rows, cursor = list_events(session=session, actor=actor, filters=filters, page=page)
-    data = Page[AuditEventPublic](
-        items=[AuditEventPublic.model_validate(e) for e in rows], next_cursor=cursor
-    )
-    return respond(request, data, fragment="fragments/audit_rows.html")
+    return respond_page(request, rows, cursor, fragment="fragments/audit_rows.html")

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import BranchDep, CurrentActor, IfMatch, PageDep, SessionDep
-from app.api.represent import Page, respond, with_cursor
+from app.api.represent import Page, respond, respond_page
 from app.api.routing import TransactionRoute
 from app.models.branch import BranchCreate, BranchFlag, BranchKind, BranchPublic, BranchUpdate
 from app.services import branches as svc
@@ -24,9 +24,8 @@ def list_branches(
     """Branches the caller may see, each with its warning `flags`."""
     filters = svc.BranchFilters(township_id=township_id, kind=kind, q=q, flag=flag)
     items, cursor = svc.list_branches(session=session, actor=actor, filters=filters, page=page)
-    data = Page[BranchPublic](items=items, next_cursor=cursor)
-    return respond(request, data, fragment="fragments/branch_rows.html",
-                   context={"more_url": with_cursor(request, "/api/v1/branches", cursor)})
+    return respond_page(request, items, cursor, fragment="fragments/branch_rows.html",
+                        more_path="/api/v1/branches")
 
 
 @router.post("", status_code=201, response_model=BranchPublic)

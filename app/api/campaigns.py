@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Path, Request, Response
 
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep
-from app.api.represent import Page, json_list, respond
+from app.api.represent import Page, json_list, respond, respond_page
 from app.api.routing import TransactionRoute
 from app.models.campaign import (
     CampaignCreate,
@@ -24,8 +24,7 @@ def list_campaigns(request: Request, session: SessionDep, actor: CurrentActor, p
                    status: CampaignStatus | None = None) -> Response:
     """Campaigns, oldest first."""
     rows, cursor = svc.list_campaigns(session=session, page=page, status=status)
-    return respond(request, Page[CampaignPublic](
-        items=[CampaignPublic.model_validate(c) for c in rows], next_cursor=cursor))
+    return respond_page(request, rows, cursor)
 
 
 @router.post("/campaigns", status_code=201, response_model=CampaignPublic)

@@ -6,6 +6,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Body, Depends, Header, Path, Query, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
 from app.models.branch import Branch
@@ -42,7 +43,11 @@ def site_path(target: str | None) -> str:
     return quote(target, safe=_URL_SAFE)
 
 
-def get_session(request: Request) -> Session:
+# Dependencies that only read the request are `async`: FastAPI runs a sync dependency in a
+# worker thread of its own, a round trip through the thread pool for nothing.
+
+
+async def get_session(request: Request) -> Session:
     """The request's session, opened by `TransactionRoute` (which commits or rolls back)."""
     return request.state.session  # type: ignore[no-any-return]
 
@@ -50,7 +55,7 @@ def get_session(request: Request) -> Session:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
@@ -82,14 +87,18 @@ def resolve_actor(request: Request, session: Session) -> Actor:
     return actor
 
 
-def current_actor(request: Request, session: SessionDep) -> Actor:
-    return resolve_actor(request, session)
+async def current_actor(request: Request, session: SessionDep) -> Actor:
+    """The request's actor (`resolve_actor`, in a worker thread: it reads the database)."""
+    cached: Actor | None = getattr(request.state, "actor", None)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(resolve_actor, request, session)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(description="上一页返回的 next_cursor")] = None,
 ) -> PageParams:
@@ -101,7 +110,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')  # a version, never a 5,000-digit number
 
 
-def if_match_version(
+async def if_match_version(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> int | None:
     """The version named by `If-Match: "<version>"`, ANY_VERSION for `*`, or None when absent."""
@@ -136,7 +145,7 @@ def load_township(
 TownshipDep = Annotated[Township, Depends(load_township)]
 
 
-def deletion_reason(
+async def deletion_reason(
     reason: Annotated[
         str | None,
         Query(max_length=500, description="删除原因;也可放在请求体 {\"reason\": \"...\"} 中"),

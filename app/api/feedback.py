@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.api.deletion import DELETE_DOC, deleted
 from app.api.deps import CurrentActor, DeletionReason, IfMatch, PageDep, SessionDep
-from app.api.represent import Page, respond, with_cursor
+from app.api.represent import Page, respond, respond_page
 from app.api.routing import TransactionRoute
 from app.models.feedback import (
     FeedbackForm,
@@ -41,7 +41,7 @@ def list_issuances(request: Request, session: SessionDep, actor: CurrentActor, p
     """Forms issued per campaign and branch, with how many came back."""
     items, cursor = svc.list_issuances(session=session, actor=actor, campaign_id=campaign_id,
                                        township_id=township_id, page=page)
-    return respond(request, Page[FormIssuancePublic](items=items, next_cursor=cursor))
+    return respond_page(request, items, cursor)
 
 
 def load_issuance(session: SessionDep, actor: CurrentActor,
@@ -95,9 +95,8 @@ def list_forms(request: Request, session: SessionDep, actor: CurrentActor, page:
     filters = svc.FormFilters(campaign_id=campaign_id, township_id=township_id,
                               branch_id=branch_id)
     items, cursor = svc.list_forms(session=session, actor=actor, filters=filters, page=page)
-    return respond(request, Page[FeedbackFormPublic](items=items, next_cursor=cursor),
-                   fragment="fragments/form_rows.html",
-                   context={"more_url": with_cursor(request, "/api/v1/feedback-forms", cursor)})
+    return respond_page(request, items, cursor, fragment="fragments/form_rows.html",
+                        more_path="/api/v1/feedback-forms")
 
 
 @router.post("/feedback-forms", status_code=201, response_model=FeedbackFormPublic)
@@ -154,9 +153,8 @@ def list_opinions(request: Request, session: SessionDep, actor: CurrentActor, pa
                                  branch_id=branch_id, theme=theme, consolidated=consolidated,
                                  suggestion_id=suggestion_id)
     items, cursor = svc.list_opinions(session=session, actor=actor, filters=filters, page=page)
-    return respond(request, Page[OpinionPublic](items=items, next_cursor=cursor),
-                   fragment="fragments/opinion_rows.html",
-                   context={"more_url": with_cursor(request, "/api/v1/opinions", cursor)})
+    return respond_page(request, items, cursor, fragment="fragments/opinion_rows.html",
+                        more_path="/api/v1/opinions")
 
 
 @router.get("/opinions/{opinion_id}", response_model=OpinionPublic)
@@ -208,9 +206,8 @@ def list_suggestions(request: Request, session: SessionDep, actor: CurrentActor,
     """Consolidated suggestions (梳理出的意见建议) with the opinions they stand for."""
     items, cursor = svc.list_suggestions(session=session, actor=actor, campaign_id=campaign_id,
                                          township_id=township_id, page=page)
-    return respond(request, Page[SuggestionPublic](items=items, next_cursor=cursor),
-                   fragment="fragments/suggestion_rows.html",
-                   context={"criteria": campaign_criteria(session, campaign_id)})
+    return respond_page(request, items, cursor, fragment="fragments/suggestion_rows.html",
+                        context={"criteria": campaign_criteria(session, campaign_id)})
 
 
 @router.post("/suggestions", status_code=201, response_model=SuggestionPublic)

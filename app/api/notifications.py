@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.deps import CurrentActor, PageDep, SessionDep
-from app.api.represent import Page, respond, with_cursor
+from app.api.represent import Page, respond, respond_page
 from app.api.routing import TransactionRoute
 from app.api.tasks import TaskDep, task_page_context
 from app.models.notification import (
@@ -28,9 +28,8 @@ def list_notifications(
 ) -> Response:
     """The caller's own notifications, newest first."""
     items, cursor = svc.list_notifications(session=session, actor=actor, unread=unread, page=page)
-    return respond(request, Page[NotificationPublic](items=items, next_cursor=cursor),
-                   fragment="fragments/notification_rows.html",
-                   context={"more_url": with_cursor(request, "/api/v1/notifications", cursor)})
+    return respond_page(request, items, cursor, fragment="fragments/notification_rows.html",
+                        more_path="/api/v1/notifications")
 
 
 @router.get("/notifications/count", response_model=UnreadCount)

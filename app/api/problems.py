@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.api.deletion import DELETE_DOC, deleted
 from app.api.deps import CurrentActor, DeletionReason, IfMatch, PageDep, SessionDep
-from app.api.represent import Page, respond, with_cursor
+from app.api.represent import Page, respond, respond_page
 from app.api.routing import TransactionRoute
 from app.models.problem import (
     Problem,
@@ -38,9 +38,8 @@ def list_problems(
     filters = svc.ProblemFilters(campaign_id=campaign_id, township_id=township_id,
                                  branch_id=branch_id, category=category, source=source)
     items, cursor = svc.list_problems(session=session, actor=actor, filters=filters, page=page)
-    return respond(request, Page[ProblemPublic](items=items, next_cursor=cursor),
-                   fragment="fragments/problem_rows.html",
-                   context={"more_url": with_cursor(request, "/api/v1/problems", cursor)})
+    return respond_page(request, items, cursor, fragment="fragments/problem_rows.html",
+                        more_path="/api/v1/problems")
 
 
 @router.post("", status_code=201, response_model=ProblemPublic)

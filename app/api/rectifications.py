@@ -8,7 +8,13 @@ from sqlmodel import Session
 
 from app import clock
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
-from app.api.represent import Page, attachment_headers, json_list, respond, with_cursor
+from app.api.represent import (
+    Page,
+    attachment_headers,
+    json_list,
+    respond,
+    respond_page,
+)
 from app.api.routing import TransactionRoute
 from app.config import Settings
 from app.models.rectification import (
@@ -92,10 +98,8 @@ def list_rectifications(request: Request, session: SessionDep, actor: CurrentAct
                                        branch_id=branch_id, status=status)
     items, cursor = svc.list_rectifications(session=session, actor=actor, settings=settings,
                                             filters=filters, page=page)
-    return respond(request, Page[RectificationPublic](items=items, next_cursor=cursor),
-                   fragment="fragments/rectification_cards.html",
-                   context={"more_url": with_cursor(request, "/api/v1/rectifications",
-                                                    cursor)})
+    return respond_page(request, items, cursor, fragment="fragments/rectification_cards.html",
+                        more_path="/api/v1/rectifications")
 
 
 @router.post("/rectifications", status_code=201, response_model=RectificationPublic)
@@ -176,7 +180,7 @@ def list_acceptances(session: SessionDep, actor: CurrentActor, page: PageDep,
     items, cursor = svc.list_acceptances(session=session, actor=actor,
                                          rectification_id=rectification_id,
                                          campaign_id=campaign_id, page=page)
-    return respond(request, Page[AcceptancePublic](items=items, next_cursor=cursor))
+    return respond_page(request, items, cursor)
 
 
 @router.post("/acceptances", status_code=201, response_model=AcceptancePublic)
@@ -215,7 +219,7 @@ def list_revisits(request: Request, session: SessionDep, actor: CurrentActor, pa
                                  rectification_id=rectification_id, due=due)
     items, cursor = svc.list_revisits(session=session, actor=actor, filters=filters,
                                       page=page)
-    return respond(request, Page[RevisitPublic](items=items, next_cursor=cursor))
+    return respond_page(request, items, cursor)
 
 
 def _load_revisit(request: Request, session: SessionDep, actor: CurrentActor,

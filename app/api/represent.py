@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 from fastapi import Request, Response
 from pydantic import BaseModel
 
+from app.listing import ItemsPage, page_json, to_json
 from app.templating import templates
 
 T = TypeVar("T")
@@ -29,10 +30,32 @@ def with_cursor(request: Request, path: str, cursor: str | None) -> str | None:
     return f"{path}?{urlencode(params)}"
 
 
-def json_list(items: Sequence[BaseModel]) -> Response:
-    """A JSON array of schema instances, each dumped once (no re-validation)."""
-    body = "[" + ",".join(item.model_dump_json() for item in items) + "]"
-    return Response(body, media_type="application/json", headers={"Vary": "HX-Request"})
+def json_list(items: Sequence[Any]) -> Response:
+    """A JSON array of items or schema instances, written by `app.listing.to_json`."""
+    return Response(to_json(items), media_type="application/json",
+                    headers={"Vary": "HX-Request"})
+
+
+def respond_page(
+    request: Request,
+    items: Sequence[Any],
+    next_cursor: str | None,
+    *,
+    fragment: str | None = None,
+    more_path: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> Response:
+    """A page of a list: `{"items", "next_cursor"}` written by `app.listing.page_json` (no
+    response-model validation), or `fragment` rendered with `data` (`.items`,
+    `.next_cursor`) and `more_url` (the next page of `more_path`) for htmx requests.
+
+    `items`: `app.listing.Item`s (or schema instances, each dumped once)."""
+    if wants_html(request) and fragment:
+        more = {"more_url": with_cursor(request, more_path, next_cursor)} if more_path else {}
+        return respond(request, None, fragment=fragment,
+                       context={"data": ItemsPage(items, next_cursor), **more, **(context or {})})
+    return Response(page_json(items, next_cursor), media_type="application/json",
+                    headers={"Vary": "HX-Request"})
 
 
 def attachment_headers(name: str, fallback: str | None = None) -> dict[str, str]:

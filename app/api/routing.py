@@ -7,9 +7,12 @@ the key is claimed inside that same transaction and the first response is stored
 so a committed creation always has its stored response and a replay can never create twice.
 """
 
+import functools
 import hashlib
+import inspect
 import types
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import anyio
@@ -160,9 +163,74 @@ def guard_parameters(dependant: Dependant) -> None:
         guard_parameters(sub)
 
 
+class _Transaction:
+    """The request's transaction, ended once: by the sync endpoint in its own worker thread
+    (`_ends_transaction`), else by the route."""
+
+    def __init__(self, request: Request, session: Session) -> None:
+        self.request = request
+        self.session = session
+        self.claim: IdempotencyRecord | None = None
+        self.ended = False
+
+    def end(self, response: Response | None) -> None:
+        """Store the idempotent response and commit when the handler answered below 400
+        (`response`), else roll back; close the session; then record the token's use if it
+        is due (`touch_token`)."""
+        if self.ended:
+            return
+        self.ended = True
+        session = self.session
+        try:
+            if response is not None and response.status_code < 400:
+                if self.claim is not None:
+                    store_response(session, self.claim, response)
+                session.commit()
+            else:
+                session.rollback()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+            token_used = session.info.pop("token_used", None)
+            if token_used is not None:
+                touch_token(self.request.app.state.engine, token_used)
+
+
+_transaction: ContextVar[_Transaction | None] = ContextVar("rectify_transaction", default=None)
+
+
+def _ends_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """`endpoint` (sync) ending the request's transaction in the worker thread it runs in,
+    so a request takes one trip to the thread pool for the endpoint and its commit instead
+    of three (endpoint, commit, close). Outside a request (no transaction) it is `endpoint`."""
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        transaction = _transaction.get()
+        if transaction is None:
+            return endpoint(*args, **kwargs)
+        try:
+            response = endpoint(*args, **kwargs)
+        except BaseException:
+            transaction.end(None)
+            raise
+        if isinstance(response, Response):
+            transaction.end(response)
+        return response
+
+    return run
+
+
 class TransactionRoute(APIRoute):
     """An APIRoute whose request owns one transaction (see the module's docstring); its
     parameters are checked at the boundary (`guard_parameters`)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _ends_transaction(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         # FastAPI builds the handler of an included route from a dependant of its own (the
@@ -185,8 +253,10 @@ class TransactionRoute(APIRoute):
             session = new_session(request.app.state.engine, write=write)
             session.info["request_id"] = getattr(request.state, "request_id", None)
             request.state.session = session
+            transaction = _Transaction(request, session)
+            reset = _transaction.set(transaction)
+            replayed: Response | None = None
             try:
-                claim = None
                 key = request.headers.get(IDEMPOTENCY_HEADER)
                 if key and request.method == "POST":
                     if len(key) > MAX_KEY_LENGTH:
@@ -197,26 +267,22 @@ class TransactionRoute(APIRoute):
 
                     actor = await run_in_threadpool(resolve_actor, request, session)
                     body = await request.body()
-                    claim = await run_in_threadpool(
+                    claimed = await run_in_threadpool(
                         claim_key, session, request, actor.label, key, body
                     )
-                    if isinstance(claim, Response):
-                        return claim
-                response = await handler(request)
-                if response.status_code < 400:
-                    if claim is not None:
-                        await run_in_threadpool(store_response, session, claim, response)
-                    await run_in_threadpool(session.commit)
-                else:
-                    await run_in_threadpool(session.rollback)
-                return response
+                    if isinstance(claimed, Response):
+                        replayed = claimed  # the first response; this transaction ends unused
+                    else:
+                        transaction.claim = claimed
+                response = replayed or await handler(request)
             except BaseException:
-                await run_in_threadpool(session.rollback)
+                if not transaction.ended:
+                    await run_in_threadpool(transaction.end, None)
                 raise
             finally:
-                await run_in_threadpool(session.close)
-                token_used = session.info.get("token_used")
-                if token_used is not None:
-                    await run_in_threadpool(touch_token, request.app.state.engine, token_used)
+                _transaction.reset(reset)
+            if not transaction.ended:
+                await run_in_threadpool(transaction.end, None if replayed else response)
+            return response
 
         return run_in_transaction

@@ -14,7 +14,14 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.api.represent import Page, attachment_headers, json_list, respond, wants_html, with_cursor
+from app.api.represent import (
+    Page,
+    attachment_headers,
+    json_list,
+    respond,
+    respond_page,
+    wants_html,
+)
 from app.api.routing import TransactionRoute
 from app.models.campaign import Criterion, CriterionKind
 from app.models.screening import (
@@ -87,8 +94,7 @@ def list_screenings(request: Request, session: SessionDep, actor: CurrentActor, 
     filters = svc.ScreeningFilters(campaign_id=campaign_id, branch_id=branch_id,
                                    township_id=township_id, conclusion=conclusion)
     items, cursor = svc.list_screenings(session=session, actor=actor, filters=filters, page=page)
-    return respond(request, Page[ScreeningPublic](items=items, next_cursor=cursor),
-                   context={"more_url": with_cursor(request, "/api/v1/screenings", cursor)})
+    return respond_page(request, items, cursor)
 
 
 @router.post("/screenings", status_code=201, response_model=ScreeningPublic)

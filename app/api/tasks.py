@@ -15,7 +15,7 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.api.represent import Page, json_list, respond, wants_html, with_cursor
+from app.api.represent import Page, json_list, respond, respond_page, wants_html
 from app.api.routing import TransactionRoute
 from app.models.task import (
     ProgressUpdatePublic,
@@ -74,7 +74,7 @@ def stale_page(request: Request, session: SessionDep, actor: Actor, task: Task,
                    context={**task_page_context(session, actor, task), "stale": exc})
 
 
-def task_filters(
+async def task_filters(
     status: TaskStatus | None = None, overdue: bool | None = None,
     branch_id: int | None = None, township_id: int | None = None,
     problem_id: int | None = None, campaign_id: int | None = None,
@@ -99,9 +99,8 @@ def list_tasks(
     by (due date, id), as the task board shows them."""
     items, cursor = svc.list_tasks(session=session, actor=actor, filters=filters, page=page,
                                    order=order)
-    return respond(request, Page[TaskPublic](items=items, next_cursor=cursor),
-                   fragment="fragments/task_cards.html",
-                   context={"more_url": with_cursor(request, "/api/v1/tasks", cursor)})
+    return respond_page(request, items, cursor, fragment="fragments/task_cards.html",
+                        more_path="/api/v1/tasks")
 
 
 @router.post("/tasks", status_code=201, response_model=TaskPublic)

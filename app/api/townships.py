@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, TownshipDep
-from app.api.represent import Page, respond
+from app.api.represent import Page, respond, respond_page
 from app.api.routing import TransactionRoute
 from app.models.township import TownshipCreate, TownshipPublic, TownshipUpdate
 from app.services import townships as svc
@@ -20,10 +20,7 @@ def list_townships(
 ) -> Response:
     """Townships the caller may see."""
     rows, cursor = svc.list_townships(session=session, actor=actor, q=q, page=page)
-    data = Page[TownshipPublic](
-        items=[TownshipPublic.model_validate(t) for t in rows], next_cursor=cursor
-    )
-    return respond(request, data, fragment="fragments/township_rows.html")
+    return respond_page(request, rows, cursor, fragment="fragments/township_rows.html")
 
 
 @router.post("", status_code=201, response_model=TownshipPublic)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Path, Request, Response
 
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep
-from app.api.represent import Page, respond
+from app.api.represent import Page, respond, respond_page
 from app.api.routing import TransactionRoute
 from app.models.user import (
     ApiTokenCreate,
@@ -24,8 +24,7 @@ def list_users(
 ) -> Response:
     """All user accounts."""
     rows, cursor = svc.list_users(session=session, actor=actor, page=page)
-    return respond(request, Page[UserPublic](
-        items=[UserPublic.model_validate(u) for u in rows], next_cursor=cursor))
+    return respond_page(request, rows, cursor)
 
 
 @router.post("/users", status_code=201, response_model=UserPublic)
@@ -69,8 +68,7 @@ def list_tokens(request: Request, session: SessionDep, actor: CurrentActor,
                 page: PageDep) -> Response:
     """All API tokens (never their secrets)."""
     rows, cursor = svc.list_tokens(session=session, actor=actor, page=page)
-    return respond(request, Page[ApiTokenPublic](
-        items=[ApiTokenPublic.model_validate(t) for t in rows], next_cursor=cursor))
+    return respond_page(request, rows, cursor)
 
 
 @router.post("/tokens", status_code=201, response_model=ApiTokenPublic)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
-from app.api.represent import Page, json_list, respond, with_cursor
+from app.api.represent import Page, json_list, respond, respond_page
 from app.api.routing import TransactionRoute
 from app.models.webhook import (
     Webhook,
@@ -89,10 +89,8 @@ def list_deliveries(request: Request, webhook: WebhookDep, session: SessionDep,
                     page: PageDep) -> Response:
     """The delivery log, newest first: status, attempts, last error."""
     items, cursor = svc.list_deliveries(session=session, webhook=webhook, page=page)
-    url = f"/api/v1/webhooks/{webhook.id}/deliveries"
-    return respond(request, Page[WebhookDeliveryPublic](items=items, next_cursor=cursor),
-                   fragment="fragments/delivery_rows.html",
-                   context={"more_url": with_cursor(request, url, cursor)})
+    return respond_page(request, items, cursor, fragment="fragments/delivery_rows.html",
+                        more_path=f"/api/v1/webhooks/{webhook.id}/deliveries")
 
 
 @router.post("/webhooks/{webhook_id}/test", status_code=201,

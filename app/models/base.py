@@ -46,6 +46,15 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        # the same as `process_result_value`, without TypeDecorator's wrapper per value:
+        # lists read thousands of timestamps
+        impl = self.impl_instance.result_processor(dialect, coltype)
+        if impl is None:
+            return lambda value: None if value is None else value.replace(tzinfo=UTC)
+        return lambda value: None if value is None else self.process_result_value(
+            impl(value), dialect)
+
 
 def enum_type(enum: type[StrEnum]) -> Enum:
     """A VARCHAR column holding an enum's codes (no database enum type to migrate)."""

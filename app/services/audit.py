@@ -4,11 +4,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Table, select
 from sqlmodel import Session, col
 
+from app.listing import Item, columns_of, items
 from app.models.activity import Activity
-from app.models.audit import AuditEvent
+from app.models.audit import AuditEvent, AuditEventPublic
 from app.models.branch import Branch
 from app.models.feedback import FeedbackForm, FormIssuance, Opinion, Suggestion
 from app.models.problem import Problem
@@ -19,7 +20,7 @@ from app.models.township import Township
 from app.services.actors import Actor, branch_visible, record_visible, township_visible
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.feedback import suggestion_visible
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 
 
 def _placed(model: Any) -> Callable[[Actor], ColumnElement[bool]]:
@@ -69,9 +70,12 @@ class AuditFilters:
     actor: str | None = None
 
 
+_AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
 def list_events(
     *, session: Session, actor: Actor, filters: AuditFilters, page: PageParams
-) -> tuple[list[AuditEvent], str | None]:
+) -> tuple[list[Item], str | None]:
     """County administrators read the whole trail; others the trail of one record they see."""
     if not actor.is_county_admin:
         if filters.entity_type is None or filters.entity_id is None:
@@ -79,14 +83,14 @@ def list_events(
                 "只有县委组织部管理员可以查看全部操作记录;请指定 entity_type 和 entity_id"
             )
         check_trail_visible(session, actor, filters.entity_type, filters.entity_id)
-    stmt = select(AuditEvent)
+    stmt = select(*columns_of(AuditEventPublic, _AUDIT))
     if filters.entity_type:
         stmt = stmt.where(AuditEvent.entity_type == filters.entity_type)
     if filters.entity_id is not None:
         stmt = stmt.where(AuditEvent.entity_id == filters.entity_id)
     if filters.actor:
         stmt = stmt.where(AuditEvent.actor == filters.actor)
-    rows, cursor = keyset_page(
-        session, stmt, keys=[col(AuditEvent.id)], key_of=lambda r: [r[0].id], page=page
+    rows, cursor = keyset_rows(
+        session, stmt, keys=[_AUDIT.c.id], key_of=lambda r: [r.id], page=page
     )
-    return [r[0] for r in rows], cursor
+    return items(AuditEventPublic, rows), cursor

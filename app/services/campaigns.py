@@ -2,12 +2,14 @@
 
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import Table, case, select
 from sqlmodel import Session, col
 
+from app.listing import Item, columns_of, items
 from app.models.campaign import (
     Campaign,
     CampaignCreate,
+    CampaignPublic,
     CampaignStatus,
     CampaignUpdate,
     Criterion,
@@ -18,19 +20,24 @@ from app.models.campaign import (
 )
 from app.services.actors import Actor, require_county_admin
 from app.services.errors import Invalid, NotFound
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 from app.services.records import apply_changes, check_version
+
+_CAMPAIGN: Table = Campaign.__table__  # type: ignore[attr-defined]
 
 
 def list_campaigns(
     *, session: Session, page: PageParams, status: CampaignStatus | None = None
-) -> tuple[list[Campaign], str | None]:
-    stmt = select(Campaign).where(col(Campaign.deleted_at).is_(None))
+) -> tuple[list[Item], str | None]:
+    """A page of campaigns, oldest first (`CampaignPublic` items), and the next page's
+    cursor (None on the last page)."""
+    stmt = select(*columns_of(CampaignPublic, _CAMPAIGN)).where(
+        _CAMPAIGN.c.deleted_at.is_(None))
     if status is not None:
         stmt = stmt.where(Campaign.status == status)
-    rows, cursor = keyset_page(session, stmt, keys=[col(Campaign.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return [r[0] for r in rows], cursor
+    rows, cursor = keyset_rows(session, stmt, keys=[_CAMPAIGN.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(CampaignPublic, rows), cursor
 
 
 def all_campaigns(*, session: Session) -> list[Campaign]:

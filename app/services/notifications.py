@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 from app import clock
 from app.config import Settings
 from app.labels import label
+from app.listing import Item, columns_of, items
 from app.models.base import utcnow
 from app.models.notification import (
     Notification,
@@ -286,11 +287,15 @@ def _own(actor: Actor) -> int:
     return actor.user_id
 
 
+_NOTIFICATION: Table = Notification.__table__  # type: ignore[attr-defined]
+
+
 def list_notifications(
     *, session: Session, actor: Actor, unread: bool | None, page: PageParams,
-) -> tuple[list[NotificationPublic], str | None]:
+) -> tuple[list[Item], str | None]:
     """The actor's own notifications, newest first; `unread=True` only those not read."""
-    stmt = select(Notification).where(Notification.user_id == _own(actor))
+    stmt = select(*columns_of(NotificationPublic, _NOTIFICATION)).where(
+        Notification.user_id == _own(actor))
     if unread is True:
         stmt = stmt.where(col(Notification.read_at).is_(None))
     elif unread is False:
@@ -298,11 +303,13 @@ def list_notifications(
     if page.cursor:
         (before,) = decode_cursor(page.cursor, 1, [col(Notification.id)])
         stmt = stmt.where(col(Notification.id) < before)
-    rows = list(session.scalars(stmt.order_by(col(Notification.id).desc()).limit(page.limit + 1)))
+    session.flush()
+    rows = session.connection().execute(
+        stmt.order_by(col(Notification.id).desc()).limit(page.limit + 1)).all()
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     cursor = encode_cursor([rows[-1].id]) if more and rows else None
-    return [NotificationPublic.model_validate(n, from_attributes=True) for n in rows], cursor
+    return items(NotificationPublic, rows), cursor
 
 
 def unread_count(*, session: Session, actor: Actor) -> int:

@@ -65,6 +65,32 @@ def _cursor_value(value: Any, key: ColumnElement[Any]) -> Any:
     raise Invalid("cursor", BAD_CURSOR)
 
 
+def _after(stmt: Select[Any], keys: Sequence[ColumnElement[Any]], cursor: str) -> Select[Any]:
+    after = decode_cursor(cursor, len(keys), keys)
+    cond = keys[0] > after[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*after)
+    return stmt.where(cond)
+
+
+def keyset_rows(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    keys: Sequence[ColumnElement[Any]],
+    key_of: Callable[[Any], Sequence[Any]],
+    page: PageParams,
+) -> tuple[list[Any], str | None]:
+    """`keyset_page` for a statement of plain columns: run on the session's connection
+    (its transaction, after flushing what the session holds), no ORM on the way, answering
+    SQLAlchemy `Row`s."""
+    session.flush()
+    if page.cursor:
+        stmt = _after(stmt, keys, page.cursor)
+    rows = list(session.connection().execute(stmt.order_by(*keys).limit(page.limit + 1)).all())
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return rows, encode_cursor(key_of(rows[-1])) if more and rows else None
+
+
 def keyset_page(
     session: Session,
     stmt: Select[Any],
@@ -79,9 +105,7 @@ def keyset_page(
     cursor, or None on the last page.
     """
     if page.cursor:
-        after = decode_cursor(page.cursor, len(keys), keys)
-        cond = keys[0] > after[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*after)
-        stmt = stmt.where(cond)
+        stmt = _after(stmt, keys, page.cursor)
     rows = list(session.execute(stmt.order_by(*keys).limit(page.limit + 1)).all())
     more = len(rows) > page.limit
     rows = rows[: page.limit]

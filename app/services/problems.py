@@ -1,10 +1,12 @@
 """Problems (问题清单): scoped queries and changes."""
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Table, func, select
 from sqlmodel import Session, col
 
+from app.listing import Item, columns_of, items
 from app.models.branch import Branch
 from app.models.feedback import Suggestion
 from app.models.problem import Problem, ProblemCreate, ProblemPublic, ProblemSource, ProblemUpdate
@@ -13,7 +15,7 @@ from app.models.township import Township
 from app.services.actors import Actor, record_visible, require_township_write
 from app.services.campaigns import check_campaign, check_category
 from app.services.errors import Conflict, Invalid
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 from app.services.records import (
     apply_changes,
     check_branch_in,
@@ -37,38 +39,41 @@ def _visible(actor: Actor):  # type: ignore[no-untyped-def]
     return record_visible(actor, col(Problem.township_id), col(Problem.branch_id))
 
 
-def _public_stmt():  # type: ignore[no-untyped-def]
+_PROBLEM: Table = Problem.__table__  # type: ignore[attr-defined]
+_BRANCH: Table = Branch.__table__  # type: ignore[attr-defined]
+_TOWNSHIP: Table = Township.__table__  # type: ignore[attr-defined]
+_TASK: Table = Task.__table__  # type: ignore[attr-defined]
+
+
+def _public_stmt() -> Select[Any]:
+    """Live problems as `ProblemPublic` columns: the branch's and township's names and the
+    count of live tasks against each."""
     task_count = (
-        select(func.count(Task.id))
-        .where(Task.problem_id == Problem.id, col(Task.deleted_at).is_(None))
-        .correlate(Problem)
+        select(func.count(_TASK.c.id))
+        .where(_TASK.c.problem_id == _PROBLEM.c.id, _TASK.c.deleted_at.is_(None))
+        .correlate(_PROBLEM)
         .scalar_subquery()
     )
     return (
-        select(Problem, Branch.name, Township.name, task_count)
-        .join(Township, col(Township.id) == Problem.township_id)
-        .outerjoin(Branch, col(Branch.id) == Problem.branch_id)
-        .where(col(Problem.deleted_at).is_(None))
-    )
-
-
-def _to_public(row: tuple[Problem, str | None, str | None, int]) -> ProblemPublic:
-    problem, branch_name, township_name, task_count = row
-    return ProblemPublic(
-        **problem.model_dump(), branch_name=branch_name, township_name=township_name,
-        task_count=task_count,
+        select(*columns_of(ProblemPublic, _PROBLEM, branch_name=_BRANCH.c.name,
+                           township_name=_TOWNSHIP.c.name, task_count=task_count))
+        .join_from(_PROBLEM, _TOWNSHIP, _TOWNSHIP.c.id == _PROBLEM.c.township_id)
+        .outerjoin(_BRANCH, _BRANCH.c.id == _PROBLEM.c.branch_id)
+        .where(_PROBLEM.c.deleted_at.is_(None))
     )
 
 
 def list_problems(
     *, session: Session, actor: Actor, filters: ProblemFilters, page: PageParams
-) -> tuple[list[ProblemPublic], str | None]:
+) -> tuple[list[Item], str | None]:
+    """A page of the problems the actor may see, filtered: `ProblemPublic` items and the
+    next page's cursor (None on the last page)."""
     stmt = _public_stmt().where(_visible(actor))
     stmt = where_equal(stmt, Problem, filters,
                        ("campaign_id", "township_id", "branch_id", "category", "source"))
-    rows, cursor = keyset_page(session, stmt, keys=[col(Problem.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return [_to_public(tuple(r)) for r in rows], cursor  # type: ignore[arg-type]
+    rows, cursor = keyset_rows(session, stmt, keys=[_PROBLEM.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(ProblemPublic, rows), cursor
 
 
 def get_problem(*, session: Session, actor: Actor, problem_id: int) -> Problem:
@@ -76,8 +81,10 @@ def get_problem(*, session: Session, actor: Actor, problem_id: int) -> Problem:
 
 
 def problem_public(session: Session, problem: Problem) -> ProblemPublic:
-    row = session.execute(_public_stmt().where(Problem.id == problem.id)).one()
-    return _to_public(tuple(row))  # type: ignore[arg-type]
+    """One problem as the API answers it (the list's columns)."""
+    session.flush()
+    row = session.connection().execute(_public_stmt().where(_PROBLEM.c.id == problem.id)).one()
+    return ProblemPublic.model_validate(items(ProblemPublic, [row])[0])
 
 
 def create_problem(*, session: Session, actor: Actor, data: ProblemCreate) -> Problem:

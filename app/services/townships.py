@@ -1,26 +1,40 @@
 """Townships: scoped queries and county-only changes."""
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlmodel import Session, col
 
-from app.models.township import Township, TownshipCreate, TownshipUpdate
+from app.listing import Item, columns_of, derive, items
+from app.models.township import (
+    Township,
+    TownshipBase,
+    TownshipCreate,
+    TownshipPublic,
+    TownshipUpdate,
+)
 from app.services.actors import Actor, require_county_admin, township_visible
 from app.services.dependents import refuse_township_with_records
 from app.services.errors import Invalid
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 from app.services.records import apply_changes, check_version, get_visible, soft_delete
+
+_TOWNSHIP: Table = Township.__table__  # type: ignore[attr-defined]
+# a township's signature (落款), by the rule its schema states
+derive(TownshipPublic, "signature", lambda _selected: TownshipBase.committee_name)
 
 
 def list_townships(
     *, session: Session, actor: Actor, q: str | None, page: PageParams
-) -> tuple[list[Township], str | None]:
-    stmt = select(Township).where(col(Township.deleted_at).is_(None), township_visible(actor))
+) -> tuple[list[Item], str | None]:
+    """A page of the townships the actor may see (name containing `q`, literally):
+    `TownshipPublic` items and the next page's cursor (None on the last page)."""
+    stmt = select(*columns_of(TownshipPublic, _TOWNSHIP)).where(
+        _TOWNSHIP.c.deleted_at.is_(None), township_visible(actor))
     if q:
         stmt = stmt.where(col(Township.name).contains(q.strip(), autoescape=True))
-    rows, cursor = keyset_page(
-        session, stmt, keys=[col(Township.id)], key_of=lambda r: [r[0].id], page=page
+    rows, cursor = keyset_rows(
+        session, stmt, keys=[_TOWNSHIP.c.id], key_of=lambda r: [r.id], page=page
     )
-    return [r[0] for r in rows], cursor
+    return items(TownshipPublic, rows), cursor
 
 
 def all_townships(*, session: Session, actor: Actor) -> list[Township]:

@@ -2,25 +2,28 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlmodel import Session, col
 
+from app.listing import Item, columns_of, items
 from app.models.base import utcnow
 from app.models.branch import Branch
 from app.models.township import Township
 from app.models.user import (
     ApiToken,
     ApiTokenCreate,
+    ApiTokenPublic,
     ApiTokenUpdate,
     Role,
     User,
     UserCreate,
+    UserPublic,
     UserUpdate,
 )
 from app.services import auth
 from app.services.actors import Actor, require_county_admin
 from app.services.errors import Invalid, NotFound
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 from app.services.records import apply_changes, check_version, soft_delete
 
 
@@ -94,14 +97,20 @@ def get_user(*, session: Session, actor: Actor, user_id: int) -> User:
     return user
 
 
+_USER: Table = User.__table__  # type: ignore[attr-defined]
+_TOKEN: Table = ApiToken.__table__  # type: ignore[attr-defined]
+
+
 def list_users(
     *, session: Session, actor: Actor, page: PageParams
-) -> tuple[list[User], str | None]:
+) -> tuple[list[Item], str | None]:
+    """A page of user accounts (`UserPublic` items) and the next page's cursor; Forbidden
+    unless a county administrator asks."""
     require_county_admin(actor, "管理用户")
-    stmt = select(User).where(col(User.deleted_at).is_(None))
-    rows, cursor = keyset_page(session, stmt, keys=[col(User.id)], key_of=lambda r: [r[0].id],
+    stmt = select(*columns_of(UserPublic, _USER)).where(_USER.c.deleted_at.is_(None))
+    rows, cursor = keyset_rows(session, stmt, keys=[_USER.c.id], key_of=lambda r: [r.id],
                                page=page)
-    return [r[0] for r in rows], cursor
+    return items(UserPublic, rows), cursor
 
 
 def delete_user(*, session: Session, actor: Actor, user: User, version: int | None) -> None:
@@ -142,12 +151,14 @@ def get_token(*, session: Session, actor: Actor, token_id: int) -> ApiToken:
 
 def list_tokens(
     *, session: Session, actor: Actor, page: PageParams
-) -> tuple[list[ApiToken], str | None]:
+) -> tuple[list[Item], str | None]:
+    """A page of API tokens (`ApiTokenPublic` items, never a secret) and the next page's
+    cursor; Forbidden unless a county administrator asks."""
     require_county_admin(actor, "管理 API 令牌")
-    stmt = select(ApiToken).where(col(ApiToken.deleted_at).is_(None))
-    rows, cursor = keyset_page(session, stmt, keys=[col(ApiToken.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return [r[0] for r in rows], cursor
+    stmt = select(*columns_of(ApiTokenPublic, _TOKEN)).where(_TOKEN.c.deleted_at.is_(None))
+    rows, cursor = keyset_rows(session, stmt, keys=[_TOKEN.c.id], key_of=lambda r: [r.id],
+                               page=page)
+    return items(ApiTokenPublic, rows), cursor
 
 
 def update_token(

@@ -11,7 +11,8 @@ from app.api.deps import CurrentActor, SessionDep, SettingsDep
 from app.api.represent import Page, with_cursor
 from app.api.routing import TransactionRoute
 from app.api.tasks import TaskDep, task_page_context
-from app.models.problem import ProblemPublic, ProblemSource
+from app.listing import ItemsPage
+from app.models.problem import ProblemSource
 from app.models.task import TaskPublic, TaskStatus
 from app.models.user import Role
 from app.services import campaigns as campaign_svc
@@ -63,7 +64,7 @@ def problems_page(request: Request, session: SessionDep, actor: CurrentActor,
     )
     return render(
         request, "pages/problems.html", actor,
-        data=Page[ProblemPublic](items=items, next_cursor=next_cursor),
+        data=ItemsPage(items, next_cursor),
         more_url=with_cursor(request, "/api/v1/problems", next_cursor),
         campaign=campaign, may_write=_may_write(actor),
         townships=township_svc.all_townships(session=session, actor=actor),

@@ -6,7 +6,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.api.deps import CurrentActor, SessionDep
 from app.api.represent import Page
 from app.api.routing import TransactionRoute
-from app.models.notification import NotificationPublic
+from app.listing import ItemsPage
 from app.models.webhook import WebhookDeliveryPublic, WebhookFormat
 from app.services import notifications as svc
 from app.services import townships as township_svc
@@ -31,7 +31,7 @@ def notifications_page(request: Request, session: SessionDep, actor: CurrentActo
     more = f"/api/v1/notifications?limit=100&cursor={cursor}" + (
         "&unread=true" if unread else "") if cursor else None
     return render(request, "pages/notifications.html", actor, unread=unread,
-                  data=Page[NotificationPublic](items=items, next_cursor=cursor), more_url=more)
+                  data=ItemsPage(items, cursor), more_url=more)
 
 
 @router.get("/notifications/{notification_id}/open")

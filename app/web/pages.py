@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BeforeValidator
 
 from app.api.deps import BranchDep, CurrentActor, SessionDep, site_path
-from app.api.represent import Page, with_cursor
+from app.api.represent import with_cursor
 from app.api.routing import TransactionRoute
-from app.models.branch import BranchFlag, BranchKind, BranchPublic
-from app.models.township import TownshipPublic
+from app.listing import ItemsPage
+from app.models.branch import BranchFlag, BranchKind
 from app.models.user import Role
 from app.services import branches as branch_svc
 from app.services import townships as township_svc
@@ -54,10 +54,7 @@ def townships_page(request: Request, session: SessionDep, actor: CurrentActor) -
     rows, cursor = township_svc.list_townships(
         session=session, actor=actor, q=None, page=PageParams(limit=200)
     )
-    data = Page[TownshipPublic](
-        items=[TownshipPublic.model_validate(t) for t in rows], next_cursor=cursor
-    )
-    return render(request, "pages/townships.html", actor, data=data)
+    return render(request, "pages/townships.html", actor, data=ItemsPage(rows, cursor))
 
 
 def _branch_form_choices(session: SessionDep, actor: Actor) -> dict[str, Any]:
@@ -90,7 +87,7 @@ def branches_page(
     )
     return render(
         request, "pages/branches.html", actor,
-        data=Page[BranchPublic](items=items, next_cursor=next_cursor),
+        data=ItemsPage(items, next_cursor),
         filters=filters, flags=list(BranchFlag),
         more_url=with_cursor(request, "/api/v1/branches", next_cursor),
         **_branch_form_choices(session, actor),
