@@ -6,7 +6,7 @@ filter or a failing query answers 4xx/5xx instead of cutting a download off.
 """
 
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -17,9 +17,9 @@ from app.api.deps import CurrentActor
 from app.api.represent import attachment_headers
 from app.api.routing import TransactionRoute
 from app.api.tasks import TaskFiltersDep
-from app.services.cells import file_chunks, primed
+from app.services.cells import primed
 from app.services.exports import as_csv, as_ndjson, as_xlsx, export_select, parse_target, rows
-from app.services.ledger import csv_stream, ledger_heading, ledger_rows, xlsx_file
+from app.services.ledger import csv_stream, ledger_heading, ledger_rows, xlsx_stream
 
 router = APIRouter(tags=["exports"], route_class=TransactionRoute)
 
@@ -31,11 +31,6 @@ async def _stream(make: Callable[[], Iterator[bytes]], media_type: str, name: st
                   ) -> StreamingResponse:
     chunks = await run_in_threadpool(lambda: primed(make()))
     return StreamingResponse(chunks, media_type=media_type, headers=attachment_headers(name))
-
-
-async def _workbook(make: Callable[[], IO[bytes]], name: str) -> StreamingResponse:
-    out = await run_in_threadpool(make)
-    return StreamingResponse(file_chunks(out), media_type=XLSX, headers=attachment_headers(name))
 
 
 @router.get("/reports/ledger.csv")
@@ -56,7 +51,8 @@ async def ledger_xlsx(
     engine = request.app.state.engine
     title, name = await run_in_threadpool(
         lambda: ledger_heading(engine, actor, filters, clock.today()))
-    return await _workbook(lambda: xlsx_file(ledger_rows(engine, actor, filters), title), name)
+    return await _stream(lambda: xlsx_stream(ledger_rows(engine, actor, filters), title), XLSX,
+                         name)
 
 
 @router.get("/exports/{target}")
@@ -73,4 +69,4 @@ async def export_table(request: Request, actor: CurrentActor, target: str) -> St
     if fmt == "ndjson":
         return await _stream(lambda: as_ndjson(spec.columns, data()), "application/x-ndjson",
                              f"{name}.ndjson")
-    return await _workbook(lambda: as_xlsx(spec.columns, data(), name), f"{name}.xlsx")
+    return await _stream(lambda: as_xlsx(spec.columns, data(), name), XLSX, f"{name}.xlsx")

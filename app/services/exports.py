@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement, Engine, Select, select
@@ -27,7 +27,7 @@ from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Re
 from app.models.screening import Screening
 from app.models.task import Task
 from app.services.actors import Actor, branch_visible, record_visible
-from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
+from app.services.cells import StreamedWorkbook, XlsxCells, csv_cell, xlsx_chunks
 from app.services.errors import Invalid
 
 BATCH = 2000
@@ -216,20 +216,20 @@ def as_ndjson(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iter
         yield ("\n".join(lines) + "\n").encode()
 
 
-def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]], sheet: str) -> IO[bytes]:
-    """Write to an unnamed temporary workbook in constant memory, typed cells through
-    `cells.XlsxCells`; answer the file, rewound (`cells.file_chunks` streams and closes it)."""
-    book, out = new_workbook()
-    try:
-        ws = book.add_worksheet(sheet[:31])
-        ws.write_row(0, 0, columns, book.add_format({"bold": True}))
-        cells = XlsxCells(book, ws)
+def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]],
+            sheet: str) -> Iterator[bytes]:
+    """The rows as .xlsx bytes streamed as they are written (`cells.xlsx_chunks`): a bold
+    header of the column names, then typed cells through `cells.XlsxCells`."""
+    book = StreamedWorkbook(sheet)
+    book.sheet.write_row(0, 0, columns, book.add_format({"bold": True}))
+    cells = XlsxCells(book, book.sheet)
+
+    def written() -> Iterator[None]:
         for r, row in enumerate(data, start=1):
             cells.write_row(r, (_local(v) for v in row))
-    except BaseException:
-        out.close()
-        raise
-    return finished(book, out)
+            yield None
+
+    return xlsx_chunks(book, written())
 
 
 def _local(value: Any) -> Any:

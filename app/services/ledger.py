@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import Engine, Select, select
 from sqlmodel import col
@@ -23,7 +23,7 @@ from app.models.problem import Problem
 from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
 from app.models.township import Township
 from app.services.actors import Actor
-from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
+from app.services.cells import StreamedWorkbook, XlsxCells, csv_cell, xlsx_chunks
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
 
 HEADERS = [
@@ -171,34 +171,35 @@ def ledger_heading(engine: Engine, actor: Actor, filters: TaskFilters,
     return f"{whose}整改台账({day})", f"{whose}整改台账_{today:%Y%m%d}.xlsx"
 
 
-def xlsx_file(rows: Iterator[list[Any]], title: str) -> IO[bytes]:
-    """Write the ledger to an unnamed temporary .xlsx (constant memory); answer the file,
-    rewound (`cells.file_chunks` streams and closes it).
+def xlsx_stream(rows: Iterator[list[Any]], title: str) -> Iterator[bytes]:
+    """The ledger as .xlsx bytes, streamed as it is written (`cells.xlsx_chunks`): the
+    title row, the header row, then a row per task.
 
     It prints on A4 landscape, fitted to one page wide, with the title and the header
-    rows repeated at the top of every page."""
-    book, out = new_workbook()
-    try:
-        sheet = book.add_worksheet("整改台账")
-        bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
-                                "bg_color": "#F2F2F2"})
-        title_fmt = book.add_format({"bold": True, "font_size": 14})
-        cells = XlsxCells(book, sheet, {"text_wrap": True, "valign": "top", "border": 1})
-        widths = [6, 16, 22, 36, 36, 14, 10, 12, 36, 24, 24, 12]
-        for i, w in enumerate(widths):
-            sheet.set_column(i, i, w)
-        sheet.write_string(0, 0, title, title_fmt)
-        sheet.write_row(1, 0, HEADERS, bold)
+    rows repeated at the top of every page and the page number in the footer."""
+    book = StreamedWorkbook("整改台账")
+    sheet = book.sheet
+    bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
+                            "bg_color": "#F2F2F2"})
+    title_fmt = book.add_format({"bold": True, "font_size": 14})
+    cells = XlsxCells(book, sheet, {"text_wrap": True, "valign": "top", "border": 1})
+    widths = [6, 16, 22, 36, 36, 14, 10, 12, 36, 24, 24, 12]
+    for i, w in enumerate(widths):
+        sheet.set_column(i, i, w)
+    # the print setup goes into the sheet's head and tail, so it is set before any row
+    sheet.freeze_panes(2, 0)
+    sheet.set_paper(9)  # A4
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
+    sheet.repeat_rows(0, 1)
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    sheet.set_footer("&C第 &P 页,共 &N 页")
+    sheet.write_string(0, 0, title, title_fmt)
+    sheet.write_row(1, 0, HEADERS, bold)
+
+    def written() -> Iterator[None]:
         for r, row in enumerate(rows, start=2):
             cells.write_row(r, row)
-        sheet.freeze_panes(2, 0)
-        sheet.set_paper(9)  # A4
-        sheet.set_landscape()
-        sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
-        sheet.repeat_rows(0, 1)
-        sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-        sheet.set_footer("&C第 &P 页,共 &N 页")
-    except BaseException:
-        out.close()
-        raise
-    return finished(book, out)
+            yield None
+
+    return xlsx_chunks(book, written())
