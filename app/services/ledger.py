@@ -37,7 +37,7 @@ def _task_ids(actor: Actor, filters: TaskFilters) -> Any:
     return filtered_tasks(actor, filters).with_only_columns(col(Task.id)).subquery()
 
 
-def _ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
+def ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
     latest_note = (
         select(ProgressUpdate.note)
         .where(ProgressUpdate.task_id == Task.id, col(ProgressUpdate.deleted_at).is_(None))
@@ -69,7 +69,7 @@ def _category_labels(engine: Engine) -> dict[str, str]:
         return {str(code): str(text) for code, text in rows}
 
 
-def _evidence_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
+def evidence_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
     """The tasks' evidence files in task order, each task's in the order they were given."""
     ids = _task_ids(actor, filters)
     return (
@@ -104,12 +104,12 @@ def _evidence_by_task(rows: Iterator[Any]) -> Iterator[tuple[int, str]]:
 def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[list[Any]]:
     """The ledger's rows, in task order, read in batches through server-side cursors."""
     categories = _category_labels(engine)
-    stmt = _ledger_select(actor, filters)
+    stmt = ledger_select(actor, filters)
     with engine.connect() as conn, engine.connect() as files_conn:
         streaming = {"stream_results": True, "yield_per": BATCH}
         result = conn.execution_options(**streaming).execute(stmt)
         evidence_rows = _evidence_by_task(iter(
-            files_conn.execution_options(**streaming).execute(_evidence_select(actor, filters))
+            files_conn.execution_options(**streaming).execute(evidence_select(actor, filters))
         ))
         pending = next(evidence_rows, None)
         for n, r in enumerate(result, start=1):
