@@ -148,7 +148,9 @@ def _stream(engine: Any, form: str) -> Any:
         as_csv,
         as_ndjson,
         as_xlsx,
+        csv_kinds,
         export_select,
+        row_batches,
         rows,
     )
     from app.services.ledger import csv_stream, ledger_rows, xlsx_stream
@@ -159,9 +161,12 @@ def _stream(engine: Any, form: str) -> Any:
     if form == "ledger.xlsx":
         return xlsx_stream(ledger_rows(engine, SYSTEM, TaskFilters()), "整改台账")
     spec = EXPORTS["tasks"]
-    data = rows(engine, export_select(spec, SYSTEM, {}))
-    make = {"tasks.csv": as_csv, "tasks.ndjson": as_ndjson}.get(form)
-    return make(spec.columns, data) if make else as_xlsx(spec.columns, data, "tasks")
+    stmt = export_select(spec, SYSTEM, {})
+    if form == "tasks.csv":
+        return as_csv(spec.columns, csv_kinds(stmt), row_batches(engine, stmt))
+    if form == "tasks.ndjson":
+        return as_ndjson(spec.columns, rows(engine, stmt))
+    return as_xlsx(spec.columns, rows(engine, stmt), "tasks")
 
 
 def child(url: str, form: str, mode: str) -> dict[str, Any]:

@@ -18,7 +18,16 @@ from app.api.represent import attachment_headers
 from app.api.routing import TransactionRoute
 from app.api.tasks import TaskFiltersDep
 from app.services.cells import primed
-from app.services.exports import as_csv, as_ndjson, as_xlsx, export_select, parse_target, rows
+from app.services.exports import (
+    as_csv,
+    as_ndjson,
+    as_xlsx,
+    csv_kinds,
+    export_select,
+    parse_target,
+    row_batches,
+    rows,
+)
 from app.services.ledger import csv_stream, ledger_heading, ledger_rows, xlsx_stream
 
 router = APIRouter(tags=["exports"], route_class=TransactionRoute)
@@ -65,7 +74,9 @@ async def export_table(request: Request, actor: CurrentActor, target: str) -> St
     engine = request.app.state.engine
     data: Callable[[], Iterator[tuple[Any, ...]]] = lambda: rows(engine, stmt)  # noqa: E731
     if fmt == "csv":
-        return await _stream(lambda: as_csv(spec.columns, data()), CSV, f"{name}.csv")
+        kinds = csv_kinds(stmt)
+        return await _stream(lambda: as_csv(spec.columns, kinds, row_batches(engine, stmt)),
+                             CSV, f"{name}.csv")
     if fmt == "ndjson":
         return await _stream(lambda: as_ndjson(spec.columns, data()), "application/x-ndjson",
                              f"{name}.ndjson")

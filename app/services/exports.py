@@ -27,7 +27,7 @@ from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Re
 from app.models.screening import Screening
 from app.models.task import Task
 from app.services.actors import Actor, branch_visible, record_visible
-from app.services.cells import StreamedWorkbook, XlsxCells, csv_cell, xlsx_chunks
+from app.services.cells import StreamedWorkbook, XlsxCells, csv_columns, csv_kind, xlsx_chunks
 from app.services.errors import Invalid
 
 BATCH = 2000
@@ -172,11 +172,23 @@ def _filter_value(name: str, kind: type, raw: str) -> Any:
     return value
 
 
-def rows(engine: Engine, stmt: Select[Any]) -> Iterator[tuple[Any, ...]]:
+def row_batches(engine: Engine, stmt: Select[Any]) -> Iterator[list[Any]]:
+    """The rows of `stmt` in lists of up to BATCH, read through a server-side cursor."""
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
-        for row in result:
-            yield tuple(row)
+        for batch in result.partitions():
+            yield list(batch)
+
+
+def rows(engine: Engine, stmt: Select[Any]) -> Iterator[tuple[Any, ...]]:
+    """The rows of `stmt` one by one, read in batches through a server-side cursor."""
+    for batch in row_batches(engine, stmt):
+        yield from batch
+
+
+def csv_kinds(stmt: Select[Any]) -> tuple[str, ...]:
+    """How each selected column is written as CSV (`cells.csv_kind`)."""
+    return tuple(csv_kind(c.type) for c in stmt.selected_columns)
 
 
 def _json_value(value: Any) -> Any:
@@ -188,18 +200,19 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def as_csv(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:
-    """CSV for people (UTF-8 BOM for Excel), every cell through `cells.csv_cell`."""
+def as_csv(columns: tuple[str, ...], kinds: tuple[str, ...],
+           batches: Iterator[list[Any]]) -> Iterator[bytes]:
+    """CSV for people (UTF-8 BOM for Excel), every cell as `cells.csv_cell` writes it
+    (`cells.csv_columns`, column `i` of the kind `kinds[i]`); a chunk per batch of rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(columns)
-    for i, row in enumerate(data, start=1):
-        writer.writerow([csv_cell(v) for v in row])
-        if i % 1000 == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
+    for batch in batches:
+        writer.writerows(csv_columns(kinds, batch))
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
     yield buffer.getvalue().encode()
 
 

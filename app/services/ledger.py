@@ -19,11 +19,20 @@ from app import clock
 from app.labels import label
 from app.models.branch import Branch
 from app.models.campaign import Criterion
-from app.models.problem import Problem
+from app.models.problem import Problem, ProblemSource
 from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
 from app.models.township import Township
 from app.services.actors import Actor
-from app.services.cells import StreamedWorkbook, XlsxCells, csv_cell, xlsx_chunks
+from app.services.cells import (
+    DAY,
+    INT,
+    TEXT,
+    StreamedWorkbook,
+    XlsxCells,
+    batched,
+    csv_columns,
+    xlsx_chunks,
+)
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
 
 HEADERS = [
@@ -33,11 +42,9 @@ HEADERS = [
 BATCH = 2000
 
 
-def _task_ids(actor: Actor, filters: TaskFilters) -> Any:
-    return filtered_tasks(actor, filters).with_only_columns(col(Task.id)).subquery()
-
-
 def ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
+    """The ledger's tasks (the `/tasks` filters, the reader's scope) with their problem,
+    branch and latest progress note, in task order: one SELECT over the list's own joins."""
     latest_note = (
         select(ProgressUpdate.note)
         .where(ProgressUpdate.task_id == Task.id, col(ProgressUpdate.deleted_at).is_(None))
@@ -46,17 +53,14 @@ def ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
         .correlate(Task)
         .scalar_subquery()
     )
-    ids = _task_ids(actor, filters)
     return (
-        select(
+        filtered_tasks(actor, filters)
+        .with_only_columns(
             Task.id, Branch.name, Problem.source, Problem.category, Problem.description,
             Task.title, Task.description, Task.responsible_unit, Task.responsible_person,
             Task.due_on, Task.status, latest_note, Task.verified_by,
             Task.status_note, Task.verified_at, overdue_condition(),
         )
-        .join(Problem, col(Problem.id) == Task.problem_id)
-        .outerjoin(Branch, col(Branch.id) == Task.branch_id)
-        .where(col(Task.id).in_(select(ids.c.id)))
         .order_by(Task.id)
     )
 
@@ -71,11 +75,12 @@ def _category_labels(engine: Engine) -> dict[str, str]:
 
 def evidence_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
     """The tasks' evidence files in task order, each task's in the order they were given."""
-    ids = _task_ids(actor, filters)
     return (
-        select(Attachment.task_id, Attachment.sha256, Attachment.file_name, Attachment.created_at)
-        .where(col(Attachment.task_id).in_(select(ids.c.id)),
-               col(Attachment.deleted_at).is_(None))
+        filtered_tasks(actor, filters)
+        .with_only_columns(Attachment.task_id, Attachment.sha256, Attachment.file_name,
+                           Attachment.created_at)
+        .join(Attachment, col(Attachment.task_id) == Task.id)
+        .where(col(Attachment.deleted_at).is_(None))
         .order_by(Attachment.task_id, Attachment.id)
     )
 
@@ -102,8 +107,14 @@ def _evidence_by_task(rows: Iterator[Any]) -> Iterator[tuple[int, str]]:
 
 
 def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[list[Any]]:
-    """The ledger's rows, in task order, read in batches through server-side cursors."""
+    """The ledger's rows, in task order, read in batches through server-side cursors:
+    [序号 int, 党支部, 问题来源/类别, 问题描述, 整改措施, 责任单位, 责任人 (texts), 整改时限
+    date | None, 进展 text, 佐证材料 text, 验收意见 text, 销号日期 date | ""] (`LEDGER_KINDS`)."""
     categories = _category_labels(engine)
+    sources = {s.value: label("problem_source", s) for s in ProblemSource}
+    progress_of = {(s.value, overdue): label("task_status", s) + ("(已逾期)" if overdue else "")
+                   for s in TaskStatus for overdue in (False, True)}
+    verified = TaskStatus.verified.value
     stmt = ledger_select(actor, filters)
     with engine.connect() as conn, engine.connect() as files_conn:
         streaming = {"stream_results": True, "yield_per": BATCH}
@@ -112,26 +123,31 @@ def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[
             files_conn.execution_options(**streaming).execute(evidence_select(actor, filters))
         ))
         pending = next(evidence_rows, None)
-        for n, r in enumerate(result, start=1):
-            (task_id, branch, source, category, problem, title, detail, unit, person, due,
-             status, note, verifier, status_note, verified_at, overdue) = r
-            while pending is not None and pending[0] < task_id:
+        pending_id = pending[0] if pending is not None else None
+        for n, (task_id, branch, source, category, problem, title, detail, unit, person, due,
+                status, note, verifier, status_note, verified_at, overdue) in enumerate(
+                    result, start=1):
+            while pending_id is not None and pending_id < task_id:
                 pending = next(evidence_rows, None)
-            evidence = pending[1] if pending is not None and pending[0] == task_id else ""
-            status = TaskStatus(status)
-            progress = label("task_status", status) + ("(已逾期)" if overdue else "")
+                pending_id = pending[0] if pending is not None else None
+            evidence = pending[1] if pending is not None and pending_id == task_id else ""
+            status = getattr(status, "value", status)
+            progress = progress_of[status, bool(overdue)]
             if note:
                 progress += f":{note}"
-            measure = title + (f"({detail})" if detail else "")
-            verdict = ""
-            if status == TaskStatus.verified:
-                verdict = f"{verifier or ''}:{status_note or '同意销号'}"
+            source = getattr(source, "value", source)
             yield [
                 n, branch or "全乡镇",
-                f"{label('problem_source', source)}/{categories.get(category, category)}",
-                problem, measure, unit or "", person or "", due, progress, evidence or "",
-                verdict, _local_day(verified_at),
+                f"{sources.get(source) or label('problem_source', source)}/"
+                f"{categories.get(category, category)}",
+                problem, title + f"({detail})" if detail else title, unit or "", person or "",
+                due, progress, evidence or "",
+                f"{verifier or ''}:{status_note or '同意销号'}" if status == verified else "",
+                _local_day(verified_at) if verified_at is not None else "",
             ]
+
+
+LEDGER_KINDS = (INT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, DAY, TEXT, TEXT, TEXT, DAY)
 
 
 def _local_day(at: Any) -> date | str:
@@ -142,17 +158,17 @@ def _local_day(at: Any) -> date | str:
 
 
 def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
-    """CSV with a UTF-8 BOM (so Excel reads the Chinese), a header, then rows as they come."""
+    """CSV with a UTF-8 BOM (so Excel reads the Chinese), a header, then rows as they come,
+    a chunk per BATCH rows (cells as `cells.csv_cell` writes them, via `csv_columns`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(HEADERS)
-    for i, row in enumerate(rows, start=1):
-        writer.writerow([csv_cell(v) for v in row])
-        if i % 500 == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
+    for batch in batched(rows, BATCH):
+        writer.writerows(csv_columns(LEDGER_KINDS, batch))
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
     yield buffer.getvalue().encode()
 
 
