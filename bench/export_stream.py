@@ -12,7 +12,8 @@ Every export form — the ledger (`/reports/ledger.csv`, `.xlsx`) and a table ex
   byte in a fresh child process, against `COPY (<the same SELECT>) TO STDOUT (FORMAT csv)`
   through psycopg (the ledger's baseline is its two SELECTs, tasks and evidence files);
 - memory: that child's RSS growth (ru_maxrss after minus before, after a warm-up) and, in
-  another child, Python's allocation peak under `tracemalloc` (slower, so not timed);
+  another child, Python's allocation peak under `tracemalloc` (slower, so not timed; for
+  the .xlsx forms only with `--trace-xlsx`, as it takes minutes at 1,000,000 rows);
 - first byte: the real app under uvicorn (`bench.common.uvicorn_server`, one worker), a
   bearer token, the time from sending the request to the first byte of the body over HTTP
   (the connection is closed then), three tries, the worst reported.
@@ -341,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated, of " + ", ".join([*FORMS, "feed"]))
     parser.add_argument("--no-trace", action="store_true",
                         help="skip the tracemalloc children (RSS is still measured)")
+    parser.add_argument("--trace-xlsx", action="store_true",
+                        help="trace the .xlsx forms too (about 2.5 times their run each; "
+                             "by default only their RSS is measured)")
     parser.add_argument("--timeout", type=int, default=1500, help="stop after this many s")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -378,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
             if form == "feed":
                 continue
             r = run_child(url, form, "time")
-            if not args.no_trace:
+            if not args.no_trace and (args.trace_xlsx or not form.endswith(".xlsx")):
                 r["traced_peak"] = run_child(url, form, "trace")["traced_peak"]
             results[form] = r
             log(f"{form:<13} {n / r['seconds']:>10,.0f} rows/s ({r['seconds']:.2f} s, "
