@@ -29,8 +29,7 @@ from app.models.task import Task
 from app.services.actors import Actor, branch_visible, record_visible
 from app.services.cells import StreamedWorkbook, XlsxCells, csv_columns, csv_kind, xlsx_chunks
 from app.services.errors import Invalid
-
-BATCH = 2000
+from app.services.streaming import row_batches, rows_of
 
 
 @dataclass(frozen=True)
@@ -172,18 +171,9 @@ def _filter_value(name: str, kind: type, raw: str) -> Any:
     return value
 
 
-def row_batches(engine: Engine, stmt: Select[Any]) -> Iterator[list[Any]]:
-    """The rows of `stmt` in lists of up to BATCH, read through a server-side cursor."""
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
-        for batch in result.partitions():
-            yield list(batch)
-
-
 def rows(engine: Engine, stmt: Select[Any]) -> Iterator[tuple[Any, ...]]:
-    """The rows of `stmt` one by one, read in batches through a server-side cursor."""
-    for batch in row_batches(engine, stmt):
-        yield from batch
+    """The rows of `stmt` one by one, read ahead in batches through a server-side cursor."""
+    return rows_of(row_batches(engine, stmt))
 
 
 def csv_kinds(stmt: Select[Any]) -> tuple[str, ...]:

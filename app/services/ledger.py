@@ -8,7 +8,7 @@ landscape fitted to the page width, the title and header rows on every page.
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -33,13 +33,13 @@ from app.services.cells import (
     csv_columns,
     xlsx_chunks,
 )
+from app.services.streaming import BATCH, row_batches, rows_of
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
 
 HEADERS = [
     "序号", "党支部", "问题来源/类别", "问题描述", "整改措施", "责任单位", "责任人",
     "整改时限", "进展/完成情况", "佐证材料", "验收人/验收意见", "销号日期",
 ]
-BATCH = 2000
 
 
 def ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
@@ -85,7 +85,7 @@ def evidence_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
     )
 
 
-def _evidence_by_task(rows: Iterator[Any]) -> Iterator[tuple[int, str]]:
+def _evidence_by_task(rows: Iterator[Any]) -> Generator[tuple[int, str], None, None]:
     """(task id, “会议记录.pdf(2026-11-20)、照片.jpg(2026-11-21)”) per task with files: each
     file once (the same content given again is the same file), named and dated as first
     given."""
@@ -115,18 +115,15 @@ def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[
     progress_of = {(s.value, overdue): label("task_status", s) + ("(已逾期)" if overdue else "")
                    for s in TaskStatus for overdue in (False, True)}
     verified = TaskStatus.verified.value
-    stmt = ledger_select(actor, filters)
-    with engine.connect() as conn, engine.connect() as files_conn:
-        streaming = {"stream_results": True, "yield_per": BATCH}
-        result = conn.execution_options(**streaming).execute(stmt)
-        evidence_rows = _evidence_by_task(iter(
-            files_conn.execution_options(**streaming).execute(evidence_select(actor, filters))
-        ))
+    tasks = rows_of(row_batches(engine, ledger_select(actor, filters)))
+    files = rows_of(row_batches(engine, evidence_select(actor, filters)))
+    evidence_rows = _evidence_by_task(files)
+    try:
         pending = next(evidence_rows, None)
         pending_id = pending[0] if pending is not None else None
         for n, (task_id, branch, source, category, problem, title, detail, unit, person, due,
                 status, note, verifier, status_note, verified_at, overdue) in enumerate(
-                    result, start=1):
+                    tasks, start=1):
             while pending_id is not None and pending_id < task_id:
                 pending = next(evidence_rows, None)
                 pending_id = pending[0] if pending is not None else None
@@ -145,6 +142,10 @@ def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[
                 f"{verifier or ''}:{status_note or '同意销号'}" if status == verified else "",
                 _local_day(verified_at) if verified_at is not None else "",
             ]
+    finally:  # an aborted download stops both readers
+        evidence_rows.close()
+        files.close()
+        tasks.close()
 
 
 LEDGER_KINDS = (INT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, DAY, TEXT, TEXT, TEXT, DAY)
