@@ -12,7 +12,7 @@ from collections.abc import Generator, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, String, select, type_coerce
 from sqlmodel import col
 
 from app import clock
@@ -56,9 +56,11 @@ def ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
     return (
         filtered_tasks(actor, filters)
         .with_only_columns(
-            Task.id, Branch.name, Problem.source, Problem.category, Problem.description,
-            Task.title, Task.description, Task.responsible_unit, Task.responsible_person,
-            Task.due_on, Task.status, latest_note, Task.verified_by,
+            # the codes as stored (plain strings), not converted to enums row by row
+            Task.id, Branch.name, type_coerce(Problem.source, String), Problem.category,
+            Problem.description, Task.title, Task.description, Task.responsible_unit,
+            Task.responsible_person, Task.due_on, type_coerce(Task.status, String),
+            latest_note, Task.verified_by,
             Task.status_note, Task.verified_at, overdue_condition(),
         )
         .order_by(Task.id)
@@ -128,11 +130,9 @@ def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[
                 pending = next(evidence_rows, None)
                 pending_id = pending[0] if pending is not None else None
             evidence = pending[1] if pending is not None and pending_id == task_id else ""
-            status = getattr(status, "value", status)
             progress = progress_of[status, bool(overdue)]
             if note:
                 progress += f":{note}"
-            source = getattr(source, "value", source)
             yield [
                 n, branch or "全乡镇",
                 f"{sources.get(source) or label('problem_source', source)}/"
