@@ -166,7 +166,7 @@ def _stream(engine: Any, form: str) -> Any:
     if form == "tasks.csv":
         return as_csv(spec.columns, csv_kinds(stmt), row_batches(engine, stmt))
     if form == "tasks.ndjson":
-        return as_ndjson(spec.columns, rows(engine, stmt))
+        return as_ndjson(spec.columns, csv_kinds(stmt), row_batches(engine, stmt))
     return as_xlsx(spec.columns, rows(engine, stmt), "tasks")
 
 

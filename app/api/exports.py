@@ -6,7 +6,6 @@ filter or a failing query answers 4xx/5xx instead of cutting a download off.
 """
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -72,12 +71,12 @@ async def export_table(request: Request, actor: CurrentActor, target: str) -> St
     spec, name, fmt = parse_target(target)
     stmt = export_select(spec, actor, dict(request.query_params))
     engine = request.app.state.engine
-    data: Callable[[], Iterator[tuple[Any, ...]]] = lambda: rows(engine, stmt)  # noqa: E731
+    kinds = csv_kinds(stmt)
     if fmt == "csv":
-        kinds = csv_kinds(stmt)
         return await _stream(lambda: as_csv(spec.columns, kinds, row_batches(engine, stmt)),
                              CSV, f"{name}.csv")
     if fmt == "ndjson":
-        return await _stream(lambda: as_ndjson(spec.columns, data()), "application/x-ndjson",
-                             f"{name}.ndjson")
-    return await _stream(lambda: as_xlsx(spec.columns, data(), name), XLSX, f"{name}.xlsx")
+        return await _stream(lambda: as_ndjson(spec.columns, kinds, row_batches(engine, stmt)),
+                             "application/x-ndjson", f"{name}.ndjson")
+    return await _stream(lambda: as_xlsx(spec.columns, rows(engine, stmt), name), XLSX,
+                         f"{name}.xlsx")

@@ -259,7 +259,10 @@ class StreamedWorkbook(xlsxwriter.Workbook):
 
     def other_parts(self) -> list[tuple[str, bytes]]:
         """Close the book; its parts other than the (already streamed) sheet, as
-        (name in the package, bytes): workbook, styles, content types, rels, docProps."""
+        (name in the package, bytes): workbook, styles, content types, rels, docProps.
+        ValueError if another sheet was added."""
+        if self.worksheets() != [self.sheet]:
+            raise ValueError("a streamed workbook holds its one streamed sheet only")
         self.sheet.fh = io.StringIO()  # the packager's last-row flush goes nowhere
         self.close()
         return [(name, data.getvalue() if binary else data.getvalue().encode())

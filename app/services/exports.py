@@ -7,7 +7,7 @@ written out as they come, so memory stays flat whatever the number of rows.
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,7 +27,16 @@ from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Re
 from app.models.screening import Screening
 from app.models.task import Task
 from app.services.actors import Actor, branch_visible, record_visible
-from app.services.cells import StreamedWorkbook, XlsxCells, csv_columns, csv_kind, xlsx_chunks
+from app.services.cells import (
+    DAY,
+    INT,
+    TEXT,
+    StreamedWorkbook,
+    XlsxCells,
+    csv_columns,
+    csv_kind,
+    xlsx_chunks,
+)
 from app.services.errors import Invalid
 from app.services.streaming import row_batches, rows_of
 
@@ -206,16 +215,29 @@ def as_csv(columns: tuple[str, ...], kinds: tuple[str, ...],
     yield buffer.getvalue().encode()
 
 
-def as_ndjson(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:
-    """One JSON object per row, the values as stored (byte-faithful, no cell rules)."""
-    lines: list[str] = []
-    for row in data:
-        record = {c: _json_value(v) for c, v in zip(columns, row, strict=True)}
-        lines.append(json.dumps(record, ensure_ascii=False, default=str))
-        if len(lines) >= 1000:
-            yield ("\n".join(lines) + "\n").encode()
-            lines = []
-    if lines:
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)  # what json.dumps(...) made per row
+
+
+def as_ndjson(columns: tuple[str, ...], kinds: tuple[str, ...],
+              batches: Iterator[list[Any]]) -> Iterator[bytes]:
+    """One JSON object per row, the values as stored (byte-faithful, no cell rules); values
+    converted column by column (`kinds[i]` as for `as_csv`: integers and texts as they
+    are, dates and instants in ISO 8601, anything else by `_json_value`); a chunk per
+    batch of rows."""
+    encode = _JSON.encode
+    for batch in batches:
+        if not batch:
+            continue
+        values: list[Sequence[Any]] = []
+        for kind, column in zip(kinds, zip(*batch, strict=True), strict=True):
+            if kind in (INT, TEXT):
+                values.append(column)
+            elif kind == DAY:
+                values.append([None if v is None else v.isoformat() for v in column])
+            else:
+                values.append([_json_value(v) for v in column])
+        lines = [encode(dict(zip(columns, row, strict=True)))
+                 for row in zip(*values, strict=True)]
         yield ("\n".join(lines) + "\n").encode()
 
 
