@@ -281,13 +281,15 @@ def xlsx_chunks(book: StreamedWorkbook, rows_written: Iterable[object]) -> Itera
     the rows on `book.sheet`, one step a row) is consumed; then the other parts.
 
     Memory stays flat: finished rows are held until about 64 K characters have gathered.
-    Nothing is written to disk, so an aborted download leaves nothing behind. Errors of
-    `rows_written` propagate (the download is cut off)."""
+    Nothing is written to disk, so an aborted download leaves nothing behind; closing the
+    answer closes `rows_written`. Errors of `rows_written` propagate (the download is cut
+    off)."""
     sheet = book.sheet
+    steps = iter(rows_written)
 
     def sheet_xml() -> Iterator[bytes]:
         yield sheet.head()
-        for _ in rows_written:
+        for _ in steps:
             if sheet.buffered() >= DRAIN_AT:
                 yield sheet.drain()
         yield sheet.drain()
@@ -298,8 +300,27 @@ def xlsx_chunks(book: StreamedWorkbook, rows_written: Iterable[object]) -> Itera
         for name, data in book.other_parts():
             yield name, ZIP_TIME, ZIP_MODE, ZIP_32, (data,)
 
-    return iter(stream_zip(members(), chunk_size=CHUNK, get_compressobj=_deflate,
-                           extended_timestamps=False))
+    zipped = stream_zip(members(), chunk_size=CHUNK, get_compressobj=_deflate,
+                        extended_timestamps=False)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            # the first row is written before the first byte: a failing query fails the
+            # request instead of cutting a download off (`primed`)
+            next(steps, None)
+            yield from zipped
+        finally:  # done or aborted: stop the rows now (stream-zip's own generators may
+            # wait for the garbage collector), and with them their database reader
+            close_source(steps)
+
+    return chunks()
+
+
+def close_source(items: Iterable[Any]) -> None:
+    """Close `items` if it can be closed (a generator, a reader of rows)."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
 
 
 def _deflate() -> "zlib._Compress":

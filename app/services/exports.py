@@ -33,6 +33,7 @@ from app.services.cells import (
     TEXT,
     StreamedWorkbook,
     XlsxCells,
+    close_source,
     csv_columns,
     csv_kind,
     xlsx_chunks,
@@ -207,11 +208,14 @@ def as_csv(columns: tuple[str, ...], kinds: tuple[str, ...],
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(columns)
-    for batch in batches:
-        writer.writerows(csv_columns(kinds, batch))
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
+    try:
+        for batch in batches:
+            writer.writerows(csv_columns(kinds, batch))
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    finally:
+        close_source(batches)
     yield buffer.getvalue().encode()
 
 
@@ -225,20 +229,23 @@ def as_ndjson(columns: tuple[str, ...], kinds: tuple[str, ...],
     are, dates and instants in ISO 8601, anything else by `_json_value`); a chunk per
     batch of rows."""
     encode = _JSON.encode
-    for batch in batches:
-        if not batch:
-            continue
-        values: list[Sequence[Any]] = []
-        for kind, column in zip(kinds, zip(*batch, strict=True), strict=True):
-            if kind in (INT, TEXT):
-                values.append(column)
-            elif kind == DAY:
-                values.append([None if v is None else v.isoformat() for v in column])
-            else:
-                values.append([_json_value(v) for v in column])
-        lines = [encode(dict(zip(columns, row, strict=True)))
-                 for row in zip(*values, strict=True)]
-        yield ("\n".join(lines) + "\n").encode()
+    try:
+        for batch in batches:
+            if not batch:
+                continue
+            values: list[Sequence[Any]] = []
+            for kind, column in zip(kinds, zip(*batch, strict=True), strict=True):
+                if kind in (INT, TEXT):
+                    values.append(column)
+                elif kind == DAY:
+                    values.append([None if v is None else v.isoformat() for v in column])
+                else:
+                    values.append([_json_value(v) for v in column])
+            lines = [encode(dict(zip(columns, row, strict=True)))
+                     for row in zip(*values, strict=True)]
+            yield ("\n".join(lines) + "\n").encode()
+    finally:  # an aborted download stops the reader
+        close_source(batches)
 
 
 def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]],
@@ -250,9 +257,12 @@ def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]],
     cells = XlsxCells(book, book.sheet)
 
     def written() -> Iterator[None]:
-        for r, row in enumerate(data, start=1):
-            cells.write_row(r, (_local(v) for v in row))
-            yield None
+        try:
+            for r, row in enumerate(data, start=1):
+                cells.write_row(r, (_local(v) for v in row))
+                yield None
+        finally:
+            close_source(data)
 
     return xlsx_chunks(book, written())
 

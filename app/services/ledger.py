@@ -30,6 +30,7 @@ from app.services.cells import (
     StreamedWorkbook,
     XlsxCells,
     batched,
+    close_source,
     csv_columns,
     xlsx_chunks,
 )
@@ -165,11 +166,14 @@ def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(HEADERS)
-    for batch in batched(rows, BATCH):
-        writer.writerows(csv_columns(LEDGER_KINDS, batch))
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
+    try:
+        for batch in batched(rows, BATCH):
+            writer.writerows(csv_columns(LEDGER_KINDS, batch))
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    finally:  # an aborted download stops the readers
+        close_source(rows)
     yield buffer.getvalue().encode()
 
 
@@ -215,8 +219,11 @@ def xlsx_stream(rows: Iterator[list[Any]], title: str) -> Iterator[bytes]:
     sheet.write_row(1, 0, HEADERS, bold)
 
     def written() -> Iterator[None]:
-        for r, row in enumerate(rows, start=2):
-            cells.write_row(r, row)
-            yield None
+        try:
+            for r, row in enumerate(rows, start=2):
+                cells.write_row(r, row)
+                yield None
+        finally:
+            close_source(rows)
 
     return xlsx_chunks(book, written())

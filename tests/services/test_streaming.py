@@ -69,3 +69,32 @@ def test_rows_in_batches_and_the_connection_back_in_the_pool(engine: Engine) -> 
     assert next(early)[0] == "镇0"
     early.close()
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_an_aborted_xlsx_download_stops_its_reader() -> None:
+    """Closing the .xlsx stream closes the rows it was writing, down to their reader."""
+    from app.services.exports import as_xlsx
+
+    closed = threading.Event()
+
+    def batches() -> Iterator[list[tuple[int, str]]]:
+        try:
+            for b in range(1000):
+                yield [(i, f"{i * 7919 % 104729:x}-措施-{i}")
+                       for i in range(b * 500, b * 500 + 500)]
+        finally:
+            closed.set()
+
+    threads_before = threading.active_count()
+    chunks = as_xlsx(("id", "title"), rows_of(read_ahead(batches)), "tasks")
+    assert next(chunks).startswith(b"PK")
+    sent = 0
+    while sent < 200_000:  # well into the rows
+        sent += len(next(chunks))
+    chunks.close()  # the client went away
+    assert closed.wait(5)
+    deadline = 50
+    while threading.active_count() > threads_before and deadline:
+        threading.Event().wait(0.1)
+        deadline -= 1
+    assert threading.active_count() == threads_before

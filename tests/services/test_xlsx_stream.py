@@ -120,6 +120,17 @@ def test_the_first_bytes_come_before_the_rows_end() -> None:
             pass
 
 
+def test_a_failing_query_fails_before_the_first_byte() -> None:
+    """The first chunk is asked for before the response starts (`primed`): the rows'
+    first step runs by then, so a query that fails answers an error, not a cut file."""
+    def failing() -> Iterator[tuple[Any, ...]]:
+        raise RuntimeError("no such column")
+        yield ()
+
+    with pytest.raises(RuntimeError, match="no such column"):
+        next(as_xlsx(COLUMNS, failing(), "tasks"))
+
+
 def test_the_ledger_streams_too() -> None:
     def failing() -> Iterator[list[Any]]:
         for n in range(1, 20_001):
