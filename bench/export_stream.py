@@ -10,7 +10,8 @@ Every export form — the ledger (`/reports/ledger.csv`, `.xlsx`) and a table ex
 - rows/s: the app's own stream (`ledger_rows` + `csv_stream` / `xlsx_stream`, `rows` +
   `as_csv` / `as_ndjson` / `as_xlsx`, as `SYSTEM`, a county admin) consumed to the last
   byte in a fresh child process, against `COPY (<the same SELECT>) TO STDOUT (FORMAT csv)`
-  through psycopg (the ledger's baseline is its two SELECTs, tasks and evidence files);
+  through psycopg (the ledger's baseline is its two SELECTs, tasks and evidence files),
+  measured right before the form so both see the same load on a shared machine;
 - memory: that child's RSS growth (ru_maxrss after minus before, after a warm-up) and, in
   another child, Python's allocation peak under `tracemalloc` (slower, so not timed; for
   the .xlsx forms only with `--trace-xlsx`, as it takes minutes at 1,000,000 rows);
@@ -20,8 +21,9 @@ Every export form — the ledger (`/reports/ledger.csv`, `.xlsx`) and a table ex
 
 The change feed is pulled from the start by cursor at `limit=500` through the HTTP API the
 way a county system does (one connection, each page's JSON parsed to find the next
-cursor), against `COPY (SELECT type, entity_id, op, version, data FROM change ORDER BY
-commit_seq, id) TO STDOUT`; memory is the server process's peak RSS (VmHWM) growth.
+cursor), against `COPY (SELECT type, entity_id, op, version, data FROM change WHERE type
+NOT IN ('user', 'api_token') ORDER BY commit_seq, id) TO STDOUT` (what the feed gives the
+bench's token); memory is the server process's peak RSS (VmHWM) growth.
 
 Targets (DESIGN.md, issue 15): rows/s >= 0.5 of COPY, peak memory < 150 MB, first byte
 within 1 s, at 1,000,000 rows.
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -223,8 +226,9 @@ def _selects(source: str) -> list[Any]:
         return [ledger_select(SYSTEM, TaskFilters()), evidence_select(SYSTEM, TaskFilters())]
     if source == "tasks":
         return [export_select(EXPORTS["tasks"], SYSTEM, {})]
+    # what the feed gives a token that is not a county admin's (no users, no tokens)
     return [text("SELECT type, entity_id, op, version, data FROM change "
-                 "ORDER BY commit_seq, id")]
+                 "WHERE type NOT IN ('user', 'api_token') ORDER BY commit_seq, id")]
 
 
 def copy_baseline(engine: Engine, source: str) -> dict[str, Any]:
@@ -372,24 +376,23 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(url)
         log(f"PostgreSQL {pg_version(engine)}; generating:")
         generate_all(engine, n)
-        for source in sorted({FORMS[f][1] for f in forms if f in FORMS}
-                             | ({"feed"} if "feed" in forms else set())):
-            copies[source] = c = copy_baseline(engine, source)
-            assert c["rows"] == n, (source, c)
-            log(f"COPY {source:<7} {c['rows'] / c['seconds']:>10,.0f} rows/s "
-                f"({c['seconds']:.2f} s, {c['bytes'] / MB:.0f} MB)")
+        # each form's COPY right before it, so both see the same load on a shared machine
         for form in forms:
             if form == "feed":
                 continue
+            copies[form] = c = copy_baseline(engine, FORMS[form][1])
+            assert c["rows"] == n, (form, c)
             r = run_child(url, form, "time")
             if not args.no_trace and (args.trace_xlsx or not form.endswith(".xlsx")):
                 r["traced_peak"] = run_child(url, form, "trace")["traced_peak"]
             results[form] = r
             log(f"{form:<13} {n / r['seconds']:>10,.0f} rows/s ({r['seconds']:.2f} s, "
-                f"{r['bytes'] / MB:.0f} MB); RSS growth {r['rss_growth'] / MB:.1f} MB (from "
+                f"{r['bytes'] / MB:.0f} MB); COPY {c['rows'] / c['seconds']:,.0f} rows/s "
+                f"({c['seconds']:.2f} s); RSS growth {r['rss_growth'] / MB:.1f} MB (from "
                 f"{r['rss_before'] / MB:.0f} MB)"
                 + (f"; tracemalloc peak {r['traced_peak'] / MB:.1f} MB"
-                   if r.get("traced_peak") is not None else ""))
+                   if r.get("traced_peak") is not None else "")
+                + f"; load {os.getloadavg()[0]:.1f}")
         token = create_token(engine)
         with uvicorn_server("app.main:create_app", env=app_env(url)) as base:
             for form in forms:
@@ -400,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{form:<13} first byte over HTTP: "
                     + ", ".join(f"{s * 1000:.0f} ms" for s in tries))
         if "feed" in forms:
+            copies["feed"] = c = copy_baseline(engine, "feed")
+            assert c["rows"] == n, c
             with uvicorn_server("app.main:create_app", env=app_env(url)) as base:
                 pid = server_pid(base)
                 # warm up the server (imports, pool) before its memory is read
@@ -414,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{'feed':<13} {n / r['seconds']:>10,.0f} rows/s ({r['seconds']:.1f} s, "
                 f"{r['pages']:,} pages, slowest {r['slowest_page'] * 1000:.0f} ms, "
                 f"{r['bytes'] / MB:.0f} MB of JSON); server peak RSS growth "
-                f"{(r['rss_growth'] or 0) / MB:.1f} MB (from {before / MB:.0f} MB)")
+                f"{(r['rss_growth'] or 0) / MB:.1f} MB (from {before / MB:.0f} MB); COPY "
+                f"{c['rows'] / c['seconds']:,.0f} rows/s; load {os.getloadavg()[0]:.1f}")
         engine.dispose()
 
     log("")
@@ -423,8 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"  {'form':<13} {'rows/s':>9} {'COPY':>9} {'ratio':>6}  {'RSS+':>7} {'traced':>7} "
         f"{'1st byte':>8}")
     for form, r in results.items():
-        source = FORMS[form][1] if form in FORMS else "feed"
-        ours, copy = n / r["seconds"], copies[source]["rows"] / copies[source]["seconds"]
+        ours, copy = n / r["seconds"], copies[form]["rows"] / copies[form]["seconds"]
         ratio = ours / copy
         peak = max(r.get("rss_growth") or 0, r.get("traced_peak") or 0)
         fb = r.get("first_byte")
