@@ -1,31 +1,39 @@
-"""The ledger export streams: rows per second and memory at 10,000 rows and at N rows.
+"""Exports and the change feed at N rows against PostgreSQL `COPY` of the same rows.
 
-Generates N tasks (default 100,000; half as many problems, a progress note on every second
-task, an evidence file on every fourth) with SQLAlchemy Core `executemany` into a fresh
-database: PostgreSQL when `BENCH_DATABASE_URL` (default
-postgresql+psycopg://postgres@127.0.0.1:5432/test) is reachable — a new database
-`rectify_bench_<random>` beside it, dropped at the end — else a temporary SQLite file.
-The first 10,000 tasks belong to one campaign, the rest to another, so the same export
-with `campaign_id=` gives the 10k run and without it the N run.
+One throw-away PostgreSQL database (`bench.common.bench_database`) gets N tasks (default
+100,000; half as many problems, a progress note on every second task, an evidence file on
+every fourth) and N changes in the `change` table, all written by SQL on the server.
 
-Each export runs in a fresh child process (so the RSS high-water mark belongs to the export
-alone): `app.services.ledger.ledger_rows` + `csv_stream` as `app.services.actors.SYSTEM`
-(a county admin), every byte consumed. Three children time it (the median is
-reported, `--repeat`); another measures Python's
-allocation peak with `tracemalloc` (which slows Python down, so it is not timed). Printed:
-rows/s, tracemalloc peak, RSS growth (`resource.getrusage` ru_maxrss after minus before),
-and the ratio of the peaks at N and at 10k (flat memory: about 1).
+Every export form — the ledger (`/reports/ledger.csv`, `.xlsx`) and a table export
+(`/exports/tasks.csv`, `.ndjson`, `.xlsx`) — is measured three ways:
 
-On PostgreSQL the baseline is `COPY (<the export's own SELECT>) TO STDOUT (FORMAT csv)`
-through psycopg, the same rows and columns; printed as our rows/s ÷ COPY rows/s (the
-design's target: at least 0.5, and under 150 MB at 1,000,000 rows).
+- rows/s: the app's own stream (`ledger_rows` + `csv_stream` / `xlsx_stream`, `rows` +
+  `as_csv` / `as_ndjson` / `as_xlsx`, as `SYSTEM`, a county admin) consumed to the last
+  byte in a fresh child process, against `COPY (<the same SELECT>) TO STDOUT (FORMAT csv)`
+  through psycopg (the ledger's baseline is its two SELECTs, tasks and evidence files),
+  measured right before the form so both see the same load on a shared machine;
+- memory: that child's RSS growth (ru_maxrss after minus before, after a warm-up) and, in
+  another child, Python's allocation peak under `tracemalloc` (slower, so not timed; for
+  the .xlsx forms only with `--trace-xlsx`, as it takes minutes at 1,000,000 rows);
+- first byte: the real app under uvicorn (`bench.common.uvicorn_server`, one worker), a
+  bearer token, the time from sending the request to the first byte of the body over HTTP
+  (the connection is closed then), three tries, the worst reported.
 
-    .venv/bin/python -m bench.export_stream                 # N = 100,000
-    .venv/bin/python -m bench.export_stream --rows 1000000
-    BENCH_DATABASE_URL=sqlite:// .venv/bin/python -m bench.export_stream --rows 20000
+The change feed is pulled from the start by cursor at `limit=500` through the HTTP API the
+way a county system does (one connection, each page's JSON parsed to find the next
+cursor), against `COPY (SELECT type, entity_id, op, version, data FROM change WHERE type
+NOT IN ('user', 'api_token') ORDER BY commit_seq, id) TO STDOUT` (what the feed gives the
+bench's token); memory is the server process's peak RSS (VmHWM) growth.
 
-It stops by itself: every child has a deadline and the whole run `--timeout` seconds
-(default 1200); the database is dropped on the way out, also on Ctrl-C or SIGTERM.
+Targets (DESIGN.md, issue 15): rows/s >= 0.5 of COPY, peak memory < 150 MB, first byte
+within 1 s, at 1,000,000 rows.
+
+    .venv/bin/python -m bench.export_stream                    # N = 100,000
+    .venv/bin/python -m bench.export_stream --rows 1000000     # about 10 minutes
+    .venv/bin/python -m bench.export_stream --forms ledger.csv,feed
+
+It stops by itself (`--timeout`, default 1500 s); the database is dropped on the way out,
+also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -34,16 +42,10 @@ import argparse
 import json
 import os
 import resource
-import secrets
 import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,229 +53,158 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/export_stream.py` as well as `-m`
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, create_engine, insert, text  # noqa: E402
+import httpx  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SMALL = 10_000
-CHUNK = 10_000  # rows per executemany
-CHILD_TIMEOUT = 600  # seconds any one export may take
+from bench.common import (  # noqa: E402
+    Scale,
+    app_env,
+    bench_database,
+    create_token,
+    generate,
+    log,
+    machine,
+    pg_version,
+    uvicorn_server,
+    vacuum_analyze,
+    verdict,
+)
 
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def _raise_exit(_signum: int, _frame: Any) -> None:
-    raise SystemExit(143)
-
-
-# ---------------------------------------------------------------- the database
-
-
-def _pg_reachable(url: str) -> bool:
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new database migrated to head (PostgreSQL if reachable, else SQLite); removed after."""
-    from app.migrate import upgrade
-
-    if admin_url.startswith("postgresql") and _pg_reachable(admin_url):
-        name = f"rectify_bench_{secrets.token_hex(4)}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = admin_url.rsplit("/", 1)[0] + "/" + name
-        log(f"PostgreSQL: database {name}")
-        try:
-            upgrade(url)
-            yield url
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-            log(f"database {name} dropped")
-        return
-    if admin_url.startswith("postgresql"):
-        log(f"PostgreSQL not reachable at {admin_url}: using SQLite")
-    with tempfile.TemporaryDirectory(prefix="rectify_bench_") as folder:
-        url = f"sqlite:///{folder}/bench.db"
-        log(f"SQLite: {url}")
-        upgrade(url)
-        yield url
+CHILD_TIMEOUT = 900  # seconds any one export may take
+FORMS = {  # name: (URL path, the SELECT it reads)
+    "ledger.csv": ("/api/v1/reports/ledger.csv", "ledger"),
+    "ledger.xlsx": ("/api/v1/reports/ledger.xlsx", "ledger"),
+    "tasks.csv": ("/api/v1/exports/tasks.csv", "tasks"),
+    "tasks.ndjson": ("/api/v1/exports/tasks.ndjson", "tasks"),
+    "tasks.xlsx": ("/api/v1/exports/tasks.xlsx", "tasks"),
+}
+FEED_LIMIT = 500
+MB = 1_000_000
+TARGET_RATIO, TARGET_MB, TARGET_FIRST_BYTE = 0.5, 150, 1.0
 
 
 # ---------------------------------------------------------------- the data
 
-CATEGORIES = [
-    "leadership_vacant", "secretary_unfit", "team_disunity", "rules_ignored",
-    "election_bribery", "clan_interference", "village_affairs_chaos", "public_order_petitions",
-    "weak_collective_economy", "poor_service", "weakened_function", "aging_members",
-    "discipline_violation", "dual_role_gap", "other",
-]
 
-
-def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def generate(engine: Engine, n: int, small: int) -> dict[str, Any]:
-    """Townships, branches, two campaigns, n/2 problems, n tasks, updates and attachments."""
-    from app.models.branch import Branch, BranchKind
-    from app.models.campaign import Campaign
-    from app.models.problem import Problem, ProblemSource
-    from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
-    from app.models.township import Township
-
-    started = time.perf_counter()
-    now = datetime.now(UTC)
-    stamp = {"created_at": now, "updated_at": now, "version": 1}
-    townships, per_township = 20, 15
-    branches = townships * per_township
-    problems = (n + 1) // 2
-    statuses = list(TaskStatus)
-    sources = list(ProblemSource)
-    today = date.today()
-
-    def township_of(branch: int) -> int:
-        return 1 + (branch - 1) // per_township
-
-    def branch_of_problem(p: int) -> int:
-        return 1 + (p - 1) % branches
-
-    def campaign_of_task(t: int) -> int:
-        return 1 if t <= small else 2
-
-    def problem_of_task(t: int) -> int:
-        return 1 + (t - 1) // 2
-
-    tables: list[tuple[Any, Iterator[dict[str, Any]]]] = [
-        (Township, ({**stamp, "id": i, "name": f"基准镇{i}", "code": f"B{i:04d}"}
-                    for i in range(1, townships + 1))),
-        (Branch, ({**stamp, "id": b, "township_id": township_of(b), "name": f"第{b}村党支部",
-                   "kind": BranchKind.village, "member_count": 30,
-                   "secretary_is_director": b % 3 != 0, "is_weak_lax": b % 25 == 0}
-                  for b in range(1, branches + 1))),
-        (Campaign, ({**stamp, "id": c, "name": f"基准专项整治{c}",
-                     "starts_on": today - timedelta(days=120),
-                     "ends_on": today + timedelta(days=180)} for c in (1, 2))),
-        # problem p serves tasks 2p-1 and 2p; its campaign is that of its first task
-        (Problem, ({**stamp, "id": p, "campaign_id": campaign_of_task(2 * p - 1),
-                    "township_id": township_of(branch_of_problem(p)),
-                    "branch_id": None if p % 20 == 0 else branch_of_problem(p),
-                    "category": CATEGORIES[p % 15], "source": sources[p % 4],
-                    "description": f"问题描述{p}:组织生活不规范,“三会一课”落实不到位"}
-                   for p in range(1, problems + 1))),
-        (Task, ({**stamp, "id": t, "problem_id": problem_of_task(t),
-                 "campaign_id": campaign_of_task(t),
-                 "township_id": township_of(branch_of_problem(problem_of_task(t))),
-                 "branch_id": (None if problem_of_task(t) % 20 == 0
-                               else branch_of_problem(problem_of_task(t))),
-                 "title": f"整改措施{t}:按月召开主题党日", "description": "建立会议记录",
-                 "responsible_unit": "村党支部", "responsible_person": f"责任人{t % 97}",
-                 "due_on": today + timedelta(days=t % 120 - 60),
-                 "status": statuses[t % 4],
-                 "verified_at": now if statuses[t % 4] == TaskStatus.verified else None,
-                 "verified_by": "县委组织部" if statuses[t % 4] == TaskStatus.verified else None}
-                for t in range(1, n + 1))),
-        # a progress note on every second task (update u is on task 2u)
-        (ProgressUpdate, ({**stamp, "id": u, "task_id": 2 * u,
-                           "township_id": township_of(branch_of_problem(problem_of_task(2 * u))),
-                           "author": "支部书记", "note": f"已召开组织生活会,整改进展{u}"}
-                          for u in range(1, n // 2 + 1))),
-        # an evidence file on every fourth task (on its update)
-        (Attachment, ({**stamp, "id": a, "update_id": 2 * a, "task_id": 4 * a,
-                       "township_id": township_of(branch_of_problem(problem_of_task(4 * a))),
-                       "file_name": f"会议照片{a}.jpg", "content_type": "image/jpeg",
-                       "size": 123_456, "sha256": f"{a:064x}", "storage_key": f"ab/{a:032x}"}
-                      for a in range(1, n // 4 + 1))),
-    ]
-    counts: dict[str, int] = {}
+def generate_all(engine: Engine, n: int) -> None:
+    """N tasks (common generator) plus progress notes, evidence files and N changes."""
+    generate(engine, Scale(branches=3000, tasks=n, forms_per_branch=0))
+    now = "(now() AT TIME ZONE 'utc')"
     with engine.begin() as conn:
-        for model, rows in tables:
-            table = model.__table__
+        conn.execute(text(
+            "DO $$ BEGIN IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+            "THEN SET LOCAL session_replication_role = replica; END IF; END $$"))
+        steps = {
+            # a progress note on every second task
+            "progress_update": f"""
+                INSERT INTO progress_update (id, created_at, updated_at, version, task_id,
+                    township_id, author, note)
+                SELECT t.id / 2, {now}, {now}, 1, t.id, t.township_id, '支部书记',
+                    '已召开组织生活会,整改进展' || t.id
+                FROM task t WHERE t.id % 2 = 0""",
+            # an evidence file on every fourth task (on its note)
+            "attachment": f"""
+                INSERT INTO attachment (id, created_at, updated_at, version, update_id,
+                    task_id, township_id, file_name, content_type, size, sha256, storage_key)
+                SELECT t.id / 4, {now}, {now}, 1, t.id / 2, t.id, t.township_id,
+                    '会议照片' || t.id || '.jpg', 'image/jpeg', 123456,
+                    lpad(to_hex(t.id), 64, '0'), 'ab/' || lpad(to_hex(t.id), 32, '0')
+                FROM task t WHERE t.id % 4 = 0""",
+            # N changes, three to a commit, each a task's record as the feed carries it
+            "change": f"""
+                INSERT INTO change (commit_seq, type, entity_id, op, township_id, version,
+                    data)
+                SELECT 1 + (g - 1) / 3, 'task', t.id, 'upsert', t.township_id, t.version,
+                    json_build_object(
+                        'id', t.id, 'created_at', {now}, 'updated_at', {now},
+                        'version', t.version, 'deleted_at', NULL,
+                        'problem_id', t.problem_id, 'campaign_id', t.campaign_id,
+                        'township_id', t.township_id, 'branch_id', t.branch_id,
+                        'title', t.title, 'description', t.description,
+                        'responsible_unit', t.responsible_unit,
+                        'responsible_person', t.responsible_person, 'due_on', t.due_on,
+                        'status', t.status, 'status_note', t.status_note,
+                        'submitted_at', t.submitted_at, 'submitted_by', t.submitted_by,
+                        'verified_at', t.verified_at, 'verified_by', t.verified_by)
+                FROM generate_series(1, :n) g JOIN task t ON t.id = g""",
+        }
+        for table, sql in steps.items():
             t0 = time.perf_counter()
-            count = 0
-            for batch in _chunks(rows):
-                conn.execute(insert(table), batch)
-                count += len(batch)
-            counts[table.name] = count
-            log(f"  {table.name:<16} {count:>10,} rows  {time.perf_counter() - t0:6.1f} s")
-        if engine.dialect.name == "postgresql":
-            for model, _rows in tables:
-                name = model.__table__.name
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                                  f"(SELECT coalesce(max(id), 1) FROM {name}))"))
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
-    seconds = time.perf_counter() - started
-    log(f"  generated in {seconds:.1f} s")
-    return {"counts": counts, "seconds": seconds}
+            count = conn.execute(text(sql), {"n": n}).rowcount
+            log(f"  {table:<16} {count:>10,} rows  {time.perf_counter() - t0:6.1f} s")
+        for table in ("progress_update", "attachment", "change"):
+            conn.execute(text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT coalesce(max(id), 1) FROM {table}))"))
+        conn.execute(text("UPDATE change_counter SET value = (SELECT max(commit_seq) "
+                          "FROM change) WHERE id = 1"))
+    vacuum_analyze(engine)
 
 
 # ---------------------------------------------------------------- one export (child process)
 
 
-def _filters(campaign_id: int | None) -> Any:
+def _stream(engine: Any, form: str) -> Any:
+    """The bytes of `form` as the API streams them, as SYSTEM, with no filter."""
+    from app.services.actors import SYSTEM
+    from app.services.exports import (
+        EXPORTS,
+        as_csv,
+        as_ndjson,
+        as_xlsx,
+        csv_kinds,
+        export_select,
+        row_batches,
+        rows,
+    )
+    from app.services.ledger import csv_stream, ledger_rows, xlsx_stream
     from app.services.tasks import TaskFilters
 
-    return TaskFilters(campaign_id=campaign_id)
+    if form == "ledger.csv":
+        return csv_stream(ledger_rows(engine, SYSTEM, TaskFilters()))
+    if form == "ledger.xlsx":
+        return xlsx_stream(ledger_rows(engine, SYSTEM, TaskFilters()), "整改台账")
+    spec = EXPORTS["tasks"]
+    stmt = export_select(spec, SYSTEM, {})
+    if form == "tasks.csv":
+        return as_csv(spec.columns, csv_kinds(stmt), row_batches(engine, stmt))
+    if form == "tasks.ndjson":
+        return as_ndjson(spec.columns, csv_kinds(stmt), row_batches(engine, stmt))
+    return as_xlsx(spec.columns, rows(engine, stmt), "tasks")
 
 
-def child(url: str, campaign_id: int | None, mode: str) -> dict[str, Any]:
-    """Run the CSV export once in this process; answer what was measured."""
+def child(url: str, form: str, mode: str) -> dict[str, Any]:
+    """Run one export in this process, every byte consumed; answer what was measured."""
     import tracemalloc
 
     from app.db import make_engine
-    from app.services.actors import SYSTEM
-    from app.services.ledger import csv_stream, ledger_rows
 
     engine = make_engine(url)
-    # warm up: imports, the connection, the statement cache — an export of no rows
-    for _ in csv_stream(ledger_rows(engine, SYSTEM, _filters(-1))):
-        pass
+    with engine.begin() as conn:  # warm up imports, the connection, the statement cache
+        conn.execute(text("SELECT 1"))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     if mode == "trace":
         tracemalloc.start()
-        tracemalloc.reset_peak()
     started = time.perf_counter()
-    nbytes = newlines = 0
-    for chunk in csv_stream(ledger_rows(engine, SYSTEM, _filters(campaign_id))):
+    nbytes = 0
+    first: float | None = None
+    for chunk in _stream(engine, form):
+        if first is None:
+            first = time.perf_counter() - started
         nbytes += len(chunk)
-        newlines += chunk.count(b"\n")
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] if mode == "trace" else None
     if mode == "trace":
         tracemalloc.stop()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     engine.dispose()
-    return {"rows": newlines - 1, "bytes": nbytes, "seconds": seconds,
-            "traced_peak": peak, "rss_before_kib": rss_before,
-            "rss_growth_kib": rss_after - rss_before}
+    return {"bytes": nbytes, "seconds": seconds, "first_chunk": first, "traced_peak": peak,
+            "rss_before": rss_before * 1024, "rss_growth": (rss_after - rss_before) * 1024}
 
 
-def run_child(url: str, campaign_id: int | None, mode: str) -> dict[str, Any]:
+def run_child(url: str, form: str, mode: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.export_stream", "--child", "--url", url,
-           "--mode", mode] + (["--campaign", str(campaign_id)] if campaign_id else [])
+           "--forms", form, "--mode", mode]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                           timeout=CHILD_TIMEOUT, check=False)
     if done.returncode != 0:
@@ -282,125 +213,240 @@ def run_child(url: str, campaign_id: int | None, mode: str) -> dict[str, Any]:
     return result
 
 
-# ---------------------------------------------------------------- the COPY baseline
+# ---------------------------------------------------------------- the COPY baselines
 
 
-def copy_baseline(engine: Engine, campaign_id: int | None, runs: int = 3) -> dict[str, Any]:
-    """`COPY (<the export's SELECT>) TO STDOUT (FORMAT csv)`: median seconds of `runs`."""
+def _selects(source: str) -> list[Any]:
+    from app.services.actors import SYSTEM
+    from app.services.exports import EXPORTS, export_select
+    from app.services.ledger import evidence_select, ledger_select
+    from app.services.tasks import TaskFilters
+
+    if source == "ledger":
+        return [ledger_select(SYSTEM, TaskFilters()), evidence_select(SYSTEM, TaskFilters())]
+    if source == "tasks":
+        return [export_select(EXPORTS["tasks"], SYSTEM, {})]
+    # what the feed gives a token that is not a county admin's (no users, no tokens)
+    return [text("SELECT type, entity_id, op, version, data FROM change "
+                 "WHERE type NOT IN ('user', 'api_token') ORDER BY commit_seq, id")]
+
+
+def copy_baseline(engine: Engine, source: str) -> dict[str, Any]:
+    """`COPY (<each SELECT of source>) TO STDOUT (FORMAT csv)`, one after another; the best
+    of two runs after a warm-up. Rows are those of the first SELECT."""
     from sqlalchemy.dialects import postgresql
 
-    from app.services.actors import SYSTEM
-    from app.services.ledger import _ledger_select
-
-    stmt = _ledger_select(engine, SYSTEM, _filters(campaign_id))
-    sql = str(stmt.compile(dialect=postgresql.dialect(),
-                           compile_kwargs={"literal_binds": True}))
+    sqls = [str(stmt.compile(dialect=postgresql.dialect(),
+                             compile_kwargs={"literal_binds": True}))
+            for stmt in _selects(source)]
     times, rows, nbytes = [], 0, 0
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
-        for _ in range(runs + 1):  # the first is a warm-up
+        for _ in range(3):  # the first is a warm-up
             started = time.perf_counter()
-            nbytes = newlines = 0
-            with conn.cursor() as cur, cur.copy(
-                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"  # type: ignore[arg-type]
-            ) as copy:
-                for block in copy:
-                    nbytes += len(block)
-                    newlines += bytes(block).count(b"\n")
+            nbytes = 0
+            for i, sql in enumerate(sqls):
+                with conn.cursor() as cur, cur.copy(
+                    f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"  # type: ignore[union-attr]
+                ) as copy:
+                    for block in copy:
+                        nbytes += len(block)
+                    if i == 0:
+                        rows = cur.rowcount
             times.append(time.perf_counter() - started)
-            rows = newlines
         conn.rollback()
     finally:
         raw.close()
-    return {"rows": rows, "bytes": nbytes, "seconds": statistics.median(times[1:])}
+    return {"rows": rows, "bytes": nbytes, "seconds": min(times[1:])}
+
+
+# ---------------------------------------------------------------- over HTTP
+
+
+def first_byte(base: str, path: str, token: str, tries: int = 3) -> list[float]:
+    """Seconds from sending the request to the first byte of the body, per try."""
+    seconds = []
+    for _ in range(tries):
+        with httpx.Client(timeout=120) as client:
+            started = time.perf_counter()
+            with client.stream("GET", base + path,
+                               headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status_code == 200, (path, r.status_code, r.read()[:500])
+                for chunk in r.iter_raw():
+                    if chunk:
+                        seconds.append(time.perf_counter() - started)
+                        break
+    return seconds
+
+
+def server_pid(base: str) -> int | None:
+    """The uvicorn process this run started for `base` (found by its port)."""
+    port = base.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"uvicorn") for a in argv) and port.encode() in argv:
+            return int(entry.name)
+    return None
+
+
+def vm_hwm(pid: int | None) -> int:
+    """Peak RSS (VmHWM) of a process, in bytes; 0 when unknown."""
+    if pid is None:
+        return 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def pull_feed(base: str, token: str) -> dict[str, Any]:
+    """The whole feed from the start, page by page at limit=500, as a county system pulls it."""
+    import orjson
+
+    headers = {"Authorization": f"Bearer {token}"}
+    cursor: str | None = None
+    rows = pages = nbytes = 0
+    slowest = 0.0
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        client.get("/api/v1/changes", params={"limit": 1})  # warm up
+        started = time.perf_counter()
+        while True:
+            params: dict[str, Any] = {"limit": FEED_LIMIT}
+            if cursor:
+                params["cursor"] = cursor
+            t0 = time.perf_counter()
+            r = client.get("/api/v1/changes", params=params)
+            assert r.status_code == 200, r.text[:500]
+            page = orjson.loads(r.content)
+            slowest = max(slowest, time.perf_counter() - t0)
+            rows += len(page["changes"])
+            pages += 1
+            nbytes += len(r.content)
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                break
+        seconds = time.perf_counter() - started
+    return {"rows": rows, "pages": pages, "bytes": nbytes, "seconds": seconds,
+            "slowest_page": slowest}
 
 
 # ---------------------------------------------------------------- the run
 
 
-def mib(kib_or_bytes: float, *, kib: bool = False) -> float:
-    return kib_or_bytes / 1024 if kib else kib_or_bytes / (1024 * 1024)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000, help="N tasks (default 100000)")
-    parser.add_argument("--timeout", type=int, default=1200, help="stop after this many s")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="timed exports per size, the median is reported (default 3)")
+    parser.add_argument("--rows", type=int, default=100_000, help="N (default 100000)")
+    parser.add_argument("--forms", default=",".join([*FORMS, "feed"]),
+                        help="comma-separated, of " + ", ".join([*FORMS, "feed"]))
+    parser.add_argument("--no-trace", action="store_true",
+                        help="skip the tracemalloc children (RSS is still measured)")
+    parser.add_argument("--trace-xlsx", action="store_true",
+                        help="trace the .xlsx forms too (about 2.5 times their run each; "
+                             "by default only their RSS is measured)")
+    parser.add_argument("--timeout", type=int, default=1500, help="stop after this many s")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--campaign", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["time", "trace"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
-        print(json.dumps(child(args.url, args.campaign, args.mode)), flush=True)
+        print(json.dumps(child(args.url, args.forms, args.mode)), flush=True)
         return 0
 
-    n = max(args.rows, SMALL + 1)
-    signal.signal(signal.SIGTERM, _raise_exit)
-    signal.signal(signal.SIGALRM, _raise_exit)
-    signal.alarm(args.timeout)  # bounded: the `finally` below still drops the database
-    admin_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    log(f"export_stream: N = {n:,} tasks, {os.cpu_count()} CPUs, Python "
-        f"{sys.version.split()[0]}")
+    forms = [f for f in args.forms.split(",") if f]
+    unknown = set(forms) - {*FORMS, "feed"}
+    if unknown:
+        parser.error(f"unknown forms: {', '.join(sorted(unknown))}")
+    n = args.rows
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(SystemExit(142)))
+    signal.alarm(args.timeout)  # bounded: the database is still dropped
+    log(f"export_stream: N = {n:,}; {machine()}")
     started = time.perf_counter()
-    with fresh_database(admin_url) as url:
+    results: dict[str, dict[str, Any]] = {}
+    copies: dict[str, dict[str, Any]] = {}
+    with bench_database() as url:
         from app.db import make_engine
 
         engine = make_engine(url)
-        backend = engine.dialect.name
-        if backend == "postgresql":
-            with engine.connect() as conn:
-                log("server " + str(conn.execute(text("SHOW server_version")).scalar_one()))
-        log("generating:")
-        generate(engine, n, SMALL)
-
-        results: dict[str, dict[str, Any]] = {}
-        for label, campaign_id, expected in (("10k", 1, SMALL), ("N", None, n)):
-            runs = [run_child(url, campaign_id, "time") for _ in range(args.repeat)]
-            timed = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]  # the median
-            traced = run_child(url, campaign_id, "trace")
-            assert timed["rows"] == expected == traced["rows"], (label, timed, traced)
-            results[label] = {**timed, "traced_peak": traced["traced_peak"]}
-            if backend == "postgresql":
-                results[label]["copy"] = copy_baseline(engine, campaign_id)
-                assert results[label]["copy"]["rows"] == expected, results[label]["copy"]
-            r = results[label]
-            line = (f"{label:>3} ({r['rows']:,} rows): {r['rows'] / r['seconds']:>9,.0f} rows/s "
-                    f"({r['seconds']:.2f} s, {mib(r['bytes']):.1f} MiB of CSV); tracemalloc "
-                    f"peak {mib(r['traced_peak']):.2f} MiB; RSS growth "
-                    f"{mib(r['rss_growth_kib'], kib=True):.1f} MiB "
-                    f"(from {mib(r['rss_before_kib'], kib=True):.0f} MiB)")
-            if "copy" in r:
-                c = r["copy"]
-                line += f"; COPY {c['rows'] / c['seconds']:,.0f} rows/s ({c['seconds']:.2f} s)"
-            log(line)
+        log(f"PostgreSQL {pg_version(engine)}; generating:")
+        generate_all(engine, n)
+        # each form's COPY right before it, so both see the same load on a shared machine
+        for form in forms:
+            if form == "feed":
+                continue
+            copies[form] = c = copy_baseline(engine, FORMS[form][1])
+            assert c["rows"] == n, (form, c)
+            r = run_child(url, form, "time")
+            if not args.no_trace and (args.trace_xlsx or not form.endswith(".xlsx")):
+                r["traced_peak"] = run_child(url, form, "trace")["traced_peak"]
+            results[form] = r
+            log(f"{form:<13} {n / r['seconds']:>10,.0f} rows/s ({r['seconds']:.2f} s, "
+                f"{r['bytes'] / MB:.0f} MB); COPY {c['rows'] / c['seconds']:,.0f} rows/s "
+                f"({c['seconds']:.2f} s); RSS growth {r['rss_growth'] / MB:.1f} MB (from "
+                f"{r['rss_before'] / MB:.0f} MB)"
+                + (f"; tracemalloc peak {r['traced_peak'] / MB:.1f} MB"
+                   if r.get("traced_peak") is not None else "")
+                + f"; load {os.getloadavg()[0]:.1f}")
+        token = create_token(engine)
+        with uvicorn_server("app.main:create_app", env=app_env(url)) as base:
+            for form in forms:
+                if form == "feed":
+                    continue
+                tries = first_byte(base, FORMS[form][0], token)
+                results[form]["first_byte"] = max(tries)
+                log(f"{form:<13} first byte over HTTP: "
+                    + ", ".join(f"{s * 1000:.0f} ms" for s in tries))
+        if "feed" in forms:
+            copies["feed"] = c = copy_baseline(engine, "feed")
+            assert c["rows"] == n, c
+            with uvicorn_server("app.main:create_app", env=app_env(url)) as base:
+                pid = server_pid(base)
+                # warm up the server (imports, pool) before its memory is read
+                httpx.get(base + "/api/v1/changes", params={"limit": FEED_LIMIT},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=60)
+                before = vm_hwm(pid)
+                r = pull_feed(base, token)
+                r["rss_growth"] = vm_hwm(pid) - before if pid else None
+                r["rss_before"] = before
+            assert r["rows"] == n, r
+            results["feed"] = r
+            log(f"{'feed':<13} {n / r['seconds']:>10,.0f} rows/s ({r['seconds']:.1f} s, "
+                f"{r['pages']:,} pages, slowest {r['slowest_page'] * 1000:.0f} ms, "
+                f"{r['bytes'] / MB:.0f} MB of JSON); server peak RSS growth "
+                f"{(r['rss_growth'] or 0) / MB:.1f} MB (from {before / MB:.0f} MB); COPY "
+                f"{c['rows'] / c['seconds']:,.0f} rows/s; load {os.getloadavg()[0]:.1f}")
         engine.dispose()
 
-    small, big = results["10k"], results["N"]
     log("")
-    log(f"summary ({backend}, N = {n:,}, total {time.perf_counter() - started:.0f} s)")
-    log(f"  rows/s           10k: {small['rows'] / small['seconds']:>10,.0f}   "
-        f"N: {big['rows'] / big['seconds']:>10,.0f}")
-    log(f"  tracemalloc peak 10k: {mib(small['traced_peak']):>8.2f} MiB "
-        f"N: {mib(big['traced_peak']):>8.2f} MiB   ratio N/10k "
-        f"{big['traced_peak'] / small['traced_peak']:.2f}  (flat = 1)")
-    # RSS grows in pages and the warm-up already touched most of them: under 1 MiB at 10k,
-    # compare with 1 MiB instead of a ratio of noise
-    rss_small = max(small["rss_growth_kib"], 1024)
-    log(f"  RSS growth       10k: {mib(small['rss_growth_kib'], kib=True):>8.1f} MiB "
-        f"N: {mib(big['rss_growth_kib'], kib=True):>8.1f} MiB   ratio N/max(10k, 1 MiB) "
-        f"{big['rss_growth_kib'] / rss_small:.2f}")
-    if backend == "postgresql":
-        for label, r in (("10k", small), ("N", big)):
-            ours, copy = r["rows"] / r["seconds"], r["copy"]["rows"] / r["copy"]["seconds"]
-            log(f"  vs COPY          {label:>3}: ours {ours:,.0f} rows/s ÷ COPY {copy:,.0f} "
-                f"rows/s = {ours / copy:.2f}  (target ≥ 0.5)")
-    else:
-        log("  no COPY baseline on SQLite")
+    log(f"summary (PostgreSQL, N = {n:,}, total {time.perf_counter() - started:.0f} s; "
+        f"{machine()})")
+    log(f"  {'form':<13} {'rows/s':>9} {'COPY':>9} {'ratio':>6}  {'RSS+':>7} {'traced':>7} "
+        f"{'1st byte':>8}")
+    for form, r in results.items():
+        ours, copy = n / r["seconds"], copies[form]["rows"] / copies[form]["seconds"]
+        ratio = ours / copy
+        peak = max(r.get("rss_growth") or 0, r.get("traced_peak") or 0)
+        fb = r.get("first_byte")
+        ok = ratio >= TARGET_RATIO and peak < TARGET_MB * MB and (
+            fb is None or fb < TARGET_FIRST_BYTE)
+        traced = r.get("traced_peak")
+        log(f"  {form:<13} {ours:>9,.0f} {copy:>9,.0f} {ratio:>6.2f}  "
+            f"{(r.get('rss_growth') or 0) / MB:>5.1f}MB "
+            f"{(f'{traced / MB:.1f}MB' if traced is not None else '-'):>7} "
+            f"{(f'{fb * 1000:.0f}ms' if fb is not None else '-'):>8}  {verdict(ok)}"
+            + "".join(f" [{why}]" for why, bad in (
+                (f"ratio < {TARGET_RATIO}", ratio < TARGET_RATIO),
+                (f"memory >= {TARGET_MB} MB", peak >= TARGET_MB * MB),
+                (f"first byte >= {TARGET_FIRST_BYTE} s",
+                 fb is not None and fb >= TARGET_FIRST_BYTE)) if bad))
+    log(f"  targets: rows/s >= {TARGET_RATIO} of COPY, peak memory < {TARGET_MB} MB, "
+        f"first byte < {TARGET_FIRST_BYTE} s")
     return 0
 
 

@@ -6,7 +6,6 @@ filter or a failing query answers 4xx/5xx instead of cutting a download off.
 """
 
 from collections.abc import Callable, Iterator
-from typing import IO, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -17,9 +16,18 @@ from app.api.deps import CurrentActor
 from app.api.represent import attachment_headers
 from app.api.routing import TransactionRoute
 from app.api.tasks import TaskFiltersDep
-from app.services.cells import file_chunks, primed
-from app.services.exports import as_csv, as_ndjson, as_xlsx, export_select, parse_target, rows
-from app.services.ledger import csv_stream, ledger_heading, ledger_rows, xlsx_file
+from app.services.cells import primed
+from app.services.exports import (
+    as_csv,
+    as_ndjson,
+    as_xlsx,
+    csv_kinds,
+    export_select,
+    parse_target,
+    row_batches,
+    rows,
+)
+from app.services.ledger import csv_stream, ledger_heading, ledger_rows, xlsx_stream
 
 router = APIRouter(tags=["exports"], route_class=TransactionRoute)
 
@@ -31,11 +39,6 @@ async def _stream(make: Callable[[], Iterator[bytes]], media_type: str, name: st
                   ) -> StreamingResponse:
     chunks = await run_in_threadpool(lambda: primed(make()))
     return StreamingResponse(chunks, media_type=media_type, headers=attachment_headers(name))
-
-
-async def _workbook(make: Callable[[], IO[bytes]], name: str) -> StreamingResponse:
-    out = await run_in_threadpool(make)
-    return StreamingResponse(file_chunks(out), media_type=XLSX, headers=attachment_headers(name))
 
 
 @router.get("/reports/ledger.csv")
@@ -56,7 +59,8 @@ async def ledger_xlsx(
     engine = request.app.state.engine
     title, name = await run_in_threadpool(
         lambda: ledger_heading(engine, actor, filters, clock.today()))
-    return await _workbook(lambda: xlsx_file(ledger_rows(engine, actor, filters), title), name)
+    return await _stream(lambda: xlsx_stream(ledger_rows(engine, actor, filters), title), XLSX,
+                         name)
 
 
 @router.get("/exports/{target}")
@@ -67,10 +71,12 @@ async def export_table(request: Request, actor: CurrentActor, target: str) -> St
     spec, name, fmt = parse_target(target)
     stmt = export_select(spec, actor, dict(request.query_params))
     engine = request.app.state.engine
-    data: Callable[[], Iterator[tuple[Any, ...]]] = lambda: rows(engine, stmt)  # noqa: E731
+    kinds = csv_kinds(stmt)
     if fmt == "csv":
-        return await _stream(lambda: as_csv(spec.columns, data()), CSV, f"{name}.csv")
+        return await _stream(lambda: as_csv(spec.columns, kinds, row_batches(engine, stmt)),
+                             CSV, f"{name}.csv")
     if fmt == "ndjson":
-        return await _stream(lambda: as_ndjson(spec.columns, data()), "application/x-ndjson",
-                             f"{name}.ndjson")
-    return await _workbook(lambda: as_xlsx(spec.columns, data(), name), f"{name}.xlsx")
+        return await _stream(lambda: as_ndjson(spec.columns, kinds, row_batches(engine, stmt)),
+                             "application/x-ndjson", f"{name}.ndjson")
+    return await _stream(lambda: as_xlsx(spec.columns, rows(engine, stmt), name), XLSX,
+                         f"{name}.xlsx")

@@ -9,20 +9,27 @@ here: they stay byte-faithful.
 
 import io
 import json
-import tempfile
-from collections.abc import Iterable, Iterator
+import stat
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from itertools import islice
+from typing import Any
 
 import xlsxwriter
+from sqlalchemy import TypeDecorator
+from sqlalchemy import types as sa_types
+from stream_zip import ZIP_32, ZIP_64, MemberFile, stream_zip
 from xlsxwriter.format import Format
+from xlsxwriter.packager import Packager
 from xlsxwriter.worksheet import Worksheet
 
 from app.models.forms import strip_control
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024  # bytes of .xlsx sent at once
+ZIP_LEVEL = 6  # deflate level of the .xlsx parts (zipfile's and so XlsxWriter's default)
 
 
 def safe_text(value: str) -> str:
@@ -51,6 +58,58 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, int | float | Decimal):
         return str(value)
     return safe_text(str(value))
+
+
+INT, TEXT, DAY, ANY = "int", "text", "day", "any"
+_FORMULA_FIRST = frozenset(c for c in FORMULA_START if c.isprintable())
+
+
+def csv_kind(sql_type: Any) -> str:
+    """How `csv_columns` writes a column of this SQL type: INT (integers), TEXT (plain
+    strings), DAY (dates and instants) or ANY (`csv_cell` for each value)."""
+    if isinstance(sql_type, TypeDecorator):
+        sql_type = sql_type.impl
+    if isinstance(sql_type, sa_types.Enum):  # before String: an Enum is a String
+        return ANY
+    if isinstance(sql_type, sa_types.Integer):
+        return INT
+    if isinstance(sql_type, sa_types.String):
+        return TEXT
+    if isinstance(sql_type, sa_types.Date | sa_types.DateTime):
+        return DAY
+    return ANY
+
+
+def csv_columns(kinds: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+    """The cells of a batch of rows for `csv.writer`, converted column by column: the same
+    text `csv_cell` gives for each value (the writer writes an int as `str` and None as
+    nothing), with the work done once per column instead of once per cell.
+
+    `kinds[i]` (see `csv_kind`) promises the values of column i: INT: int or None (never a
+    bool); TEXT: str or None; DAY: date, datetime, None or ""; ANY: anything."""
+    if not rows:
+        return iter(())
+    columns: list[Sequence[Any]] = []
+    for kind, values in zip(kinds, zip(*rows, strict=True), strict=True):
+        if kind == INT:
+            columns.append(values)
+        elif kind == TEXT:
+            # printable text not starting like a formula is its own safe text
+            columns.append(["" if v is None else v
+                            if v.isprintable() and v[:1] not in _FORMULA_FIRST
+                            else safe_text(v) for v in values])
+        elif kind == DAY:
+            columns.append([v.isoformat() if v else "" for v in values])
+        else:
+            columns.append([csv_cell(v) for v in values])
+    return zip(*columns, strict=True)
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """`items` in lists of `size` (the last may be shorter; none empty)."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 class XlsxCells:
@@ -97,33 +156,175 @@ def small_workbook() -> tuple[xlsxwriter.Workbook, io.BytesIO]:
     return book, out
 
 
-def new_workbook() -> tuple[xlsxwriter.Workbook, IO[bytes]]:
-    """A constant-memory workbook written to an unnamed temporary file: nothing is left in
-    the temporary folder however the download ends (done, aborted or failed)."""
-    out = tempfile.TemporaryFile(prefix="export-", suffix=".xlsx")  # noqa: SIM115 (streamed)
-    book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False,
-                                     "strings_to_urls": False, "strings_to_numbers": False})
-    return book, out
+class StreamedSheet(Worksheet):
+    """A constant-memory worksheet whose finished rows go to an in-memory buffer that
+    `xlsx_chunks` drains as they come, instead of XlsxWriter's temporary file.
+
+    XlsxWriter itself writes every piece of XML: the sheet's head (its own `_write_*`
+    methods up to `<sheetData>`), the rows (`_write_single_row`, inline strings as in
+    constant_memory mode) and its tail (the `_write_*` methods after `</sheetData>`).
+    The sheet's `<dimension>` is left out (optional; not known before the rows end)."""
+
+    def _initialize(self, init_data: dict[str, Any]) -> None:
+        # an in-memory workbook turns constant_memory off and would not open a temp file
+        super()._initialize({**init_data, "constant_memory": False})
+        self.constant_memory = True
+        self.row_data_fh = io.StringIO()
+        self.row_data_fh_closed = False
+        self.fh = self.row_data_fh
+
+    def _opt_close(self) -> None:  # nothing on disk to close
+        pass
+
+    def _opt_reopen(self) -> None:  # nothing on disk to reopen
+        pass
+
+    def _assemble_xml_file(self) -> None:
+        # the sheet was streamed already (head, rows, tail); the packager's copy stays empty
+        pass
+
+    def buffered(self) -> int:
+        """Characters of finished rows waiting in the buffer."""
+        return self.row_data_fh.tell()
+
+    def drain(self) -> bytes:
+        """The finished rows written since the last drain, as UTF-8."""
+        buffer = self.row_data_fh
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text.encode()
+
+    def _xml_part(self, *writers: Any) -> bytes:
+        out = io.StringIO()
+        self.fh = out
+        try:
+            for write in writers:
+                write()
+        finally:
+            self.fh = self.row_data_fh
+        return out.getvalue().encode()
+
+    def head(self) -> bytes:
+        """The sheet's XML up to and including `<sheetData>`: call it once the columns,
+        panes and print setup are set (they are written here), before or after rows."""
+        return self._xml_part(
+            self._xml_declaration, self._write_worksheet, self._write_sheet_pr,
+            self._write_sheet_views, self._write_sheet_format_pr, self._write_cols,
+            lambda: self._xml_start_tag("sheetData"))
+
+    def tail(self) -> bytes:
+        """The last row, then the XML from `</sheetData>` to the end (margins, page
+        setup, header and footer...)."""
+        self._write_single_row()
+        last = self.drain()
+        return last + self._xml_part(
+            lambda: self._xml_end_tag("sheetData"),
+            self._write_sheet_protection, self._write_protected_ranges,
+            self._write_auto_filter, self._write_merge_cells, self._write_conditional_formats,
+            self._write_data_validations, self._write_hyperlinks, self._write_print_options,
+            self._write_page_margins, self._write_page_setup, self._write_header_footer,
+            self._write_row_breaks, self._write_col_breaks, self._write_ignored_errors,
+            self._write_drawings, self._write_legacy_drawing, self._write_legacy_drawing_hf,
+            self._write_picture, self._write_table_parts, self._write_ext_list,
+            lambda: self._xml_end_tag("worksheet"))
 
 
-def finished(book: xlsxwriter.Workbook, out: IO[bytes]) -> IO[bytes]:
-    """Close `book` and answer its file, rewound for reading; the file is closed on error."""
-    try:
-        book.close()
-        out.seek(0)
-    except BaseException:
-        out.close()
-        raise
-    return out
+class _PartsPackager(Packager):
+    """XlsxWriter's packager keeping the parts it writes (in memory) for `xlsx_chunks`."""
+
+    parts: list[tuple[Any, str, bool]]
+
+    def _create_package(self) -> list[tuple[Any, str, bool]]:
+        self.parts = super()._create_package()
+        return []  # the workbook's own zip file gets nothing
 
 
-def file_chunks(out: IO[bytes], chunk: int = CHUNK) -> Iterator[bytes]:
-    """Stream a finished workbook's file; it is closed (and so gone) at the end."""
-    try:
-        while data := out.read(chunk):
-            yield data
-    finally:
-        out.close()
+class StreamedWorkbook(xlsxwriter.Workbook):
+    """A workbook of one `StreamedSheet` written as it goes: nothing touches the disk.
+
+    Formats, columns, panes, print setup and header rows are set on `sheet` first; then
+    `xlsx_chunks(book, rows_written)` answers the .xlsx bytes while the rows are written."""
+
+    def __init__(self, sheet_name: str) -> None:
+        super().__init__(io.BytesIO(), {"in_memory": True, "strings_to_formulas": False,
+                                        "strings_to_urls": False, "strings_to_numbers": False})
+        self.sheet: StreamedSheet = self.add_worksheet(sheet_name[:31],
+                                                       worksheet_class=StreamedSheet)
+        self.sheet.select()  # the one sheet, selected (its view is written before close)
+        self.packager = _PartsPackager()
+
+    def _get_packager(self) -> Packager:
+        return self.packager
+
+    def other_parts(self) -> list[tuple[str, bytes]]:
+        """Close the book; its parts other than the (already streamed) sheet, as
+        (name in the package, bytes): workbook, styles, content types, rels, docProps.
+        ValueError if another sheet was added."""
+        if self.worksheets() != [self.sheet]:
+            raise ValueError("a streamed workbook holds its one streamed sheet only")
+        self.sheet.fh = io.StringIO()  # the packager's last-row flush goes nowhere
+        self.close()
+        return [(name, data.getvalue() if binary else data.getvalue().encode())
+                for data, name, binary in self.packager.parts if name != SHEET_PART]
+
+
+SHEET_PART = "xl/worksheets/sheet1.xml"
+ZIP_TIME = datetime(1980, 1, 1)  # what XlsxWriter stamps on the parts of in-memory books
+ZIP_MODE = stat.S_IFREG | 0o644
+DRAIN_AT = 64 * 1024  # characters of finished rows sent on at once
+
+
+def xlsx_chunks(book: StreamedWorkbook, rows_written: Iterable[object]) -> Iterator[bytes]:
+    """The .xlsx file of `book` as it is written: the ZIP (by stream-zip) opens with the
+    sheet, whose rows are deflated and sent while `rows_written` (an iterator that writes
+    the rows on `book.sheet`, one step a row) is consumed; then the other parts.
+
+    Memory stays flat: finished rows are held until about 64 K characters have gathered.
+    Nothing is written to disk, so an aborted download leaves nothing behind; closing the
+    answer closes `rows_written`. Errors of `rows_written` propagate (the download is cut
+    off)."""
+    sheet = book.sheet
+    steps = iter(rows_written)
+
+    def sheet_xml() -> Iterator[bytes]:
+        yield sheet.head()
+        for _ in steps:
+            if sheet.buffered() >= DRAIN_AT:
+                yield sheet.drain()
+        yield sheet.drain()
+        yield sheet.tail()
+
+    def members() -> Iterator[MemberFile]:
+        yield SHEET_PART, ZIP_TIME, ZIP_MODE, ZIP_64, sheet_xml()
+        for name, data in book.other_parts():
+            yield name, ZIP_TIME, ZIP_MODE, ZIP_32, (data,)
+
+    zipped = stream_zip(members(), chunk_size=CHUNK, get_compressobj=_deflate,
+                        extended_timestamps=False)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            # the first row is written before the first byte: a failing query fails the
+            # request instead of cutting a download off (`primed`)
+            next(steps, None)
+            yield from zipped
+        finally:  # done or aborted: stop the rows now (stream-zip's own generators may
+            # wait for the garbage collector), and with them their database reader
+            close_source(steps)
+
+    return chunks()
+
+
+def close_source(items: Iterable[Any]) -> None:
+    """Close `items` if it can be closed (a generator, a reader of rows)."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
+
+
+def _deflate() -> "zlib._Compress":
+    return zlib.compressobj(level=ZIP_LEVEL, wbits=-zlib.MAX_WBITS)
 
 
 def primed(rows: Iterator[Any]) -> Iterator[Any]:

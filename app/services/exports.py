@@ -7,11 +7,11 @@ written out as they come, so memory stays flat whatever the number of rows.
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement, Engine, Select, select
@@ -27,10 +27,19 @@ from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Re
 from app.models.screening import Screening
 from app.models.task import Task
 from app.services.actors import Actor, branch_visible, record_visible
-from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
+from app.services.cells import (
+    DAY,
+    INT,
+    TEXT,
+    StreamedWorkbook,
+    XlsxCells,
+    close_source,
+    csv_columns,
+    csv_kind,
+    xlsx_chunks,
+)
 from app.services.errors import Invalid
-
-BATCH = 2000
+from app.services.streaming import row_batches, rows_of
 
 
 @dataclass(frozen=True)
@@ -173,10 +182,13 @@ def _filter_value(name: str, kind: type, raw: str) -> Any:
 
 
 def rows(engine: Engine, stmt: Select[Any]) -> Iterator[tuple[Any, ...]]:
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
-        for row in result:
-            yield tuple(row)
+    """The rows of `stmt` one by one, read ahead in batches through a server-side cursor."""
+    return rows_of(row_batches(engine, stmt))
+
+
+def csv_kinds(stmt: Select[Any]) -> tuple[str, ...]:
+    """How each selected column is written as CSV (`cells.csv_kind`)."""
+    return tuple(csv_kind(c.type) for c in stmt.selected_columns)
 
 
 def _json_value(value: Any) -> Any:
@@ -188,48 +200,71 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def as_csv(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:
-    """CSV for people (UTF-8 BOM for Excel), every cell through `cells.csv_cell`."""
+def as_csv(columns: tuple[str, ...], kinds: tuple[str, ...],
+           batches: Iterator[list[Any]]) -> Iterator[bytes]:
+    """CSV for people (UTF-8 BOM for Excel), every cell as `cells.csv_cell` writes it
+    (`cells.csv_columns`, column `i` of the kind `kinds[i]`); a chunk per batch of rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(columns)
-    for i, row in enumerate(data, start=1):
-        writer.writerow([csv_cell(v) for v in row])
-        if i % 1000 == 0:
+    try:
+        for batch in batches:
+            writer.writerows(csv_columns(kinds, batch))
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
+    finally:
+        close_source(batches)
     yield buffer.getvalue().encode()
 
 
-def as_ndjson(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]]) -> Iterator[bytes]:
-    """One JSON object per row, the values as stored (byte-faithful, no cell rules)."""
-    lines: list[str] = []
-    for row in data:
-        record = {c: _json_value(v) for c, v in zip(columns, row, strict=True)}
-        lines.append(json.dumps(record, ensure_ascii=False, default=str))
-        if len(lines) >= 1000:
-            yield ("\n".join(lines) + "\n").encode()
-            lines = []
-    if lines:
-        yield ("\n".join(lines) + "\n").encode()
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)  # what json.dumps(...) made per row
 
 
-def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]], sheet: str) -> IO[bytes]:
-    """Write to an unnamed temporary workbook in constant memory, typed cells through
-    `cells.XlsxCells`; answer the file, rewound (`cells.file_chunks` streams and closes it)."""
-    book, out = new_workbook()
+def as_ndjson(columns: tuple[str, ...], kinds: tuple[str, ...],
+              batches: Iterator[list[Any]]) -> Iterator[bytes]:
+    """One JSON object per row, the values as stored (byte-faithful, no cell rules); values
+    converted column by column (`kinds[i]` as for `as_csv`: integers and texts as they
+    are, dates and instants in ISO 8601, anything else by `_json_value`); a chunk per
+    batch of rows."""
+    encode = _JSON.encode
     try:
-        ws = book.add_worksheet(sheet[:31])
-        ws.write_row(0, 0, columns, book.add_format({"bold": True}))
-        cells = XlsxCells(book, ws)
-        for r, row in enumerate(data, start=1):
-            cells.write_row(r, (_local(v) for v in row))
-    except BaseException:
-        out.close()
-        raise
-    return finished(book, out)
+        for batch in batches:
+            if not batch:
+                continue
+            values: list[Sequence[Any]] = []
+            for kind, column in zip(kinds, zip(*batch, strict=True), strict=True):
+                if kind in (INT, TEXT):
+                    values.append(column)
+                elif kind == DAY:
+                    values.append([None if v is None else v.isoformat() for v in column])
+                else:
+                    values.append([_json_value(v) for v in column])
+            lines = [encode(dict(zip(columns, row, strict=True)))
+                     for row in zip(*values, strict=True)]
+            yield ("\n".join(lines) + "\n").encode()
+    finally:  # an aborted download stops the reader
+        close_source(batches)
+
+
+def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]],
+            sheet: str) -> Iterator[bytes]:
+    """The rows as .xlsx bytes streamed as they are written (`cells.xlsx_chunks`): a bold
+    header of the column names, then typed cells through `cells.XlsxCells`."""
+    book = StreamedWorkbook(sheet)
+    book.sheet.write_row(0, 0, columns, book.add_format({"bold": True}))
+    cells = XlsxCells(book, book.sheet)
+
+    def written() -> Iterator[None]:
+        try:
+            for r, row in enumerate(data, start=1):
+                cells.write_row(r, (_local(v) for v in row))
+                yield None
+        finally:
+            close_source(data)
+
+    return xlsx_chunks(book, written())
 
 
 def _local(value: Any) -> Any:

@@ -8,36 +8,44 @@ landscape fitted to the page width, the title and header rows on every page.
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date, datetime
-from typing import IO, Any
+from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, String, select, type_coerce
 from sqlmodel import col
 
 from app import clock
 from app.labels import label
 from app.models.branch import Branch
 from app.models.campaign import Criterion
-from app.models.problem import Problem
+from app.models.problem import Problem, ProblemSource
 from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
 from app.models.township import Township
 from app.services.actors import Actor
-from app.services.cells import XlsxCells, csv_cell, finished, new_workbook
+from app.services.cells import (
+    DAY,
+    INT,
+    TEXT,
+    StreamedWorkbook,
+    XlsxCells,
+    batched,
+    close_source,
+    csv_columns,
+    xlsx_chunks,
+)
+from app.services.streaming import BATCH, row_batches, rows_of
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
 
 HEADERS = [
     "序号", "党支部", "问题来源/类别", "问题描述", "整改措施", "责任单位", "责任人",
     "整改时限", "进展/完成情况", "佐证材料", "验收人/验收意见", "销号日期",
 ]
-BATCH = 2000
 
 
-def _task_ids(actor: Actor, filters: TaskFilters) -> Any:
-    return filtered_tasks(actor, filters).with_only_columns(col(Task.id)).subquery()
-
-
-def _ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
+def ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
+    """The ledger's tasks (the `/tasks` filters, the reader's scope) with their problem,
+    branch and latest progress note, in task order: one SELECT over the list's own joins."""
     latest_note = (
         select(ProgressUpdate.note)
         .where(ProgressUpdate.task_id == Task.id, col(ProgressUpdate.deleted_at).is_(None))
@@ -46,17 +54,16 @@ def _ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
         .correlate(Task)
         .scalar_subquery()
     )
-    ids = _task_ids(actor, filters)
     return (
-        select(
-            Task.id, Branch.name, Problem.source, Problem.category, Problem.description,
-            Task.title, Task.description, Task.responsible_unit, Task.responsible_person,
-            Task.due_on, Task.status, latest_note, Task.verified_by,
+        filtered_tasks(actor, filters)
+        .with_only_columns(
+            # the codes as stored (plain strings), not converted to enums row by row
+            Task.id, Branch.name, type_coerce(Problem.source, String), Problem.category,
+            Problem.description, Task.title, Task.description, Task.responsible_unit,
+            Task.responsible_person, Task.due_on, type_coerce(Task.status, String),
+            latest_note, Task.verified_by,
             Task.status_note, Task.verified_at, overdue_condition(),
         )
-        .join(Problem, col(Problem.id) == Task.problem_id)
-        .outerjoin(Branch, col(Branch.id) == Task.branch_id)
-        .where(col(Task.id).in_(select(ids.c.id)))
         .order_by(Task.id)
     )
 
@@ -69,18 +76,19 @@ def _category_labels(engine: Engine) -> dict[str, str]:
         return {str(code): str(text) for code, text in rows}
 
 
-def _evidence_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
+def evidence_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
     """The tasks' evidence files in task order, each task's in the order they were given."""
-    ids = _task_ids(actor, filters)
     return (
-        select(Attachment.task_id, Attachment.sha256, Attachment.file_name, Attachment.created_at)
-        .where(col(Attachment.task_id).in_(select(ids.c.id)),
-               col(Attachment.deleted_at).is_(None))
+        filtered_tasks(actor, filters)
+        .with_only_columns(Attachment.task_id, Attachment.sha256, Attachment.file_name,
+                           Attachment.created_at)
+        .join(Attachment, col(Attachment.task_id) == Task.id)
+        .where(col(Attachment.deleted_at).is_(None))
         .order_by(Attachment.task_id, Attachment.id)
     )
 
 
-def _evidence_by_task(rows: Iterator[Any]) -> Iterator[tuple[int, str]]:
+def _evidence_by_task(rows: Iterator[Any]) -> Generator[tuple[int, str], None, None]:
     """(task id, “会议记录.pdf(2026-11-20)、照片.jpg(2026-11-21)”) per task with files: each
     file once (the same content given again is the same file), named and dated as first
     given."""
@@ -102,36 +110,46 @@ def _evidence_by_task(rows: Iterator[Any]) -> Iterator[tuple[int, str]]:
 
 
 def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[list[Any]]:
-    """The ledger's rows, in task order, read in batches through server-side cursors."""
+    """The ledger's rows, in task order, read in batches through server-side cursors:
+    [序号 int, 党支部, 问题来源/类别, 问题描述, 整改措施, 责任单位, 责任人 (texts), 整改时限
+    date | None, 进展 text, 佐证材料 text, 验收意见 text, 销号日期 date | ""] (`LEDGER_KINDS`)."""
     categories = _category_labels(engine)
-    stmt = _ledger_select(actor, filters)
-    with engine.connect() as conn, engine.connect() as files_conn:
-        streaming = {"stream_results": True, "yield_per": BATCH}
-        result = conn.execution_options(**streaming).execute(stmt)
-        evidence_rows = _evidence_by_task(iter(
-            files_conn.execution_options(**streaming).execute(_evidence_select(actor, filters))
-        ))
+    sources = {s.value: label("problem_source", s) for s in ProblemSource}
+    progress_of = {(s.value, overdue): label("task_status", s) + ("(已逾期)" if overdue else "")
+                   for s in TaskStatus for overdue in (False, True)}
+    verified = TaskStatus.verified.value
+    tasks = rows_of(row_batches(engine, ledger_select(actor, filters)))
+    files = rows_of(row_batches(engine, evidence_select(actor, filters)))
+    evidence_rows = _evidence_by_task(files)
+    try:
         pending = next(evidence_rows, None)
-        for n, r in enumerate(result, start=1):
-            (task_id, branch, source, category, problem, title, detail, unit, person, due,
-             status, note, verifier, status_note, verified_at, overdue) = r
-            while pending is not None and pending[0] < task_id:
+        pending_id = pending[0] if pending is not None else None
+        for n, (task_id, branch, source, category, problem, title, detail, unit, person, due,
+                status, note, verifier, status_note, verified_at, overdue) in enumerate(
+                    tasks, start=1):
+            while pending_id is not None and pending_id < task_id:
                 pending = next(evidence_rows, None)
-            evidence = pending[1] if pending is not None and pending[0] == task_id else ""
-            status = TaskStatus(status)
-            progress = label("task_status", status) + ("(已逾期)" if overdue else "")
+                pending_id = pending[0] if pending is not None else None
+            evidence = pending[1] if pending is not None and pending_id == task_id else ""
+            progress = progress_of[status, bool(overdue)]
             if note:
                 progress += f":{note}"
-            measure = title + (f"({detail})" if detail else "")
-            verdict = ""
-            if status == TaskStatus.verified:
-                verdict = f"{verifier or ''}:{status_note or '同意销号'}"
             yield [
                 n, branch or "全乡镇",
-                f"{label('problem_source', source)}/{categories.get(category, category)}",
-                problem, measure, unit or "", person or "", due, progress, evidence or "",
-                verdict, _local_day(verified_at),
+                f"{sources.get(source) or label('problem_source', source)}/"
+                f"{categories.get(category, category)}",
+                problem, title + f"({detail})" if detail else title, unit or "", person or "",
+                due, progress, evidence or "",
+                f"{verifier or ''}:{status_note or '同意销号'}" if status == verified else "",
+                _local_day(verified_at) if verified_at is not None else "",
             ]
+    finally:  # an aborted download stops both readers
+        evidence_rows.close()
+        files.close()
+        tasks.close()
+
+
+LEDGER_KINDS = (INT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, DAY, TEXT, TEXT, TEXT, DAY)
 
 
 def _local_day(at: Any) -> date | str:
@@ -142,17 +160,20 @@ def _local_day(at: Any) -> date | str:
 
 
 def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
-    """CSV with a UTF-8 BOM (so Excel reads the Chinese), a header, then rows as they come."""
+    """CSV with a UTF-8 BOM (so Excel reads the Chinese), a header, then rows as they come,
+    a chunk per BATCH rows (cells as `cells.csv_cell` writes them, via `csv_columns`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow(HEADERS)
-    for i, row in enumerate(rows, start=1):
-        writer.writerow([csv_cell(v) for v in row])
-        if i % 500 == 0:
+    try:
+        for batch in batched(rows, BATCH):
+            writer.writerows(csv_columns(LEDGER_KINDS, batch))
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
+    finally:  # an aborted download stops the readers
+        close_source(rows)
     yield buffer.getvalue().encode()
 
 
@@ -171,34 +192,38 @@ def ledger_heading(engine: Engine, actor: Actor, filters: TaskFilters,
     return f"{whose}整改台账({day})", f"{whose}整改台账_{today:%Y%m%d}.xlsx"
 
 
-def xlsx_file(rows: Iterator[list[Any]], title: str) -> IO[bytes]:
-    """Write the ledger to an unnamed temporary .xlsx (constant memory); answer the file,
-    rewound (`cells.file_chunks` streams and closes it).
+def xlsx_stream(rows: Iterator[list[Any]], title: str) -> Iterator[bytes]:
+    """The ledger as .xlsx bytes, streamed as it is written (`cells.xlsx_chunks`): the
+    title row, the header row, then a row per task.
 
     It prints on A4 landscape, fitted to one page wide, with the title and the header
-    rows repeated at the top of every page."""
-    book, out = new_workbook()
-    try:
-        sheet = book.add_worksheet("整改台账")
-        bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
-                                "bg_color": "#F2F2F2"})
-        title_fmt = book.add_format({"bold": True, "font_size": 14})
-        cells = XlsxCells(book, sheet, {"text_wrap": True, "valign": "top", "border": 1})
-        widths = [6, 16, 22, 36, 36, 14, 10, 12, 36, 24, 24, 12]
-        for i, w in enumerate(widths):
-            sheet.set_column(i, i, w)
-        sheet.write_string(0, 0, title, title_fmt)
-        sheet.write_row(1, 0, HEADERS, bold)
-        for r, row in enumerate(rows, start=2):
-            cells.write_row(r, row)
-        sheet.freeze_panes(2, 0)
-        sheet.set_paper(9)  # A4
-        sheet.set_landscape()
-        sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
-        sheet.repeat_rows(0, 1)
-        sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-        sheet.set_footer("&C第 &P 页,共 &N 页")
-    except BaseException:
-        out.close()
-        raise
-    return finished(book, out)
+    rows repeated at the top of every page and the page number in the footer."""
+    book = StreamedWorkbook("整改台账")
+    sheet = book.sheet
+    bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
+                            "bg_color": "#F2F2F2"})
+    title_fmt = book.add_format({"bold": True, "font_size": 14})
+    cells = XlsxCells(book, sheet, {"text_wrap": True, "valign": "top", "border": 1})
+    widths = [6, 16, 22, 36, 36, 14, 10, 12, 36, 24, 24, 12]
+    for i, w in enumerate(widths):
+        sheet.set_column(i, i, w)
+    # the print setup goes into the sheet's head and tail, so it is set before any row
+    sheet.freeze_panes(2, 0)
+    sheet.set_paper(9)  # A4
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
+    sheet.repeat_rows(0, 1)
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    sheet.set_footer("&C第 &P 页,共 &N 页")
+    sheet.write_string(0, 0, title, title_fmt)
+    sheet.write_row(1, 0, HEADERS, bold)
+
+    def written() -> Iterator[None]:
+        try:
+            for r, row in enumerate(rows, start=2):
+                cells.write_row(r, row)
+                yield None
+        finally:
+            close_source(rows)
+
+    return xlsx_chunks(book, written())

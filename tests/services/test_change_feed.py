@@ -23,7 +23,7 @@ from app.models.change import Change, ChangePublic
 from app.models.township import Township
 from app.models.user import Role
 from app.services.actors import SYSTEM, Actor
-from app.services.changefeed import read_changes
+from app.services.changefeed import changes_json, read_changes
 from tests.factories import committed, make_branch, make_township, make_user
 
 T = TypeVar("T")
@@ -121,6 +121,25 @@ def test_following_the_cursor_yields_every_commit_once_in_commit_order(
     # the end of the feed answers nothing new, and keeps the cursor
     again, same_cursor = follow(engine, cursor, limit=limit)
     assert again == [] and same_cursor == cursor
+
+
+def test_the_api_page_is_the_json_of_the_page_model(engine: Engine) -> None:
+    """`changes_json` (what /changes answers, encoded once a page) is byte for byte the JSON
+    of `read_changes`' ChangePage: the same fields, values and order."""
+    with committed(engine) as s:
+        township = make_township(s, name="一镇")
+        make_branch(s, township, name="甲村“党支部”\n", notes="收入 12.5 万\t元")
+    with committed(engine) as s:
+        make_user(s, Role.county_admin, username="jsonadmin")
+    with new_session(engine) as session:
+        cursor = None
+        for _ in range(4):
+            args = {"session": session, "actor": SYSTEM, "cursor": cursor, "limit": 2,
+                    "types": None}
+            page = read_changes(**args)  # type: ignore[arg-type]
+            assert changes_json(**args) == page.model_dump_json().encode()  # type: ignore[arg-type]
+            cursor = page.next_cursor
+        assert not page.has_more
 
 
 def test_a_record_changed_twice_in_one_transaction_is_one_change(engine: Engine) -> None:
