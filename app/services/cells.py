@@ -20,7 +20,7 @@ from typing import Any
 import xlsxwriter
 from sqlalchemy import TypeDecorator
 from sqlalchemy import types as sa_types
-from stream_zip import ZIP_32, ZIP_64, MemberFile, stream_zip
+from stream_zip import ZIP_32, MemberFile, stream_zip
 from xlsxwriter.format import Format
 from xlsxwriter.packager import Packager
 from xlsxwriter.worksheet import Worksheet
@@ -143,8 +143,23 @@ class XlsxCells:
             sheet.write_string(row, column, safe_text(str(value)), self.text)
 
     def write_row(self, row: int, values: Iterable[Any]) -> None:
+        """Write one row of values as typed cells. On the last row a sheet holds (Excel's
+        1,048,576 rows, 0-based `LAST_ROW`) it writes `SHEET_FULL_NOTE` instead and raises
+        SheetFull: rows past it would be dropped without a word."""
+        if row >= LAST_ROW:
+            self.sheet.write_string(row, 0, SHEET_FULL_NOTE, self.text)
+            raise SheetFull(row)
         for column, value in enumerate(values):
             self.write(row, column, value)
+
+
+LAST_ROW = 1_048_575  # the 0-based index of a worksheet's last row (Excel 2007 and later)
+SHEET_FULL_NOTE = ("已达到 Excel 单表上限 1,048,576 行,以下记录未写入本表;"
+                   "请缩小筛选范围分批导出,或导出 CSV")
+
+
+class SheetFull(Exception):
+    """A worksheet has no row left; `args[0]` is the row the note was written on."""
 
 
 def small_workbook() -> tuple[xlsxwriter.Workbook, io.BytesIO]:
@@ -289,14 +304,21 @@ def xlsx_chunks(book: StreamedWorkbook, rows_written: Iterable[object]) -> Itera
 
     def sheet_xml() -> Iterator[bytes]:
         yield sheet.head()
-        for _ in steps:
-            if sheet.buffered() >= DRAIN_AT:
-                yield sheet.drain()
+        try:
+            for _ in steps:
+                if sheet.buffered() >= DRAIN_AT:
+                    yield sheet.drain()
+        except SheetFull:
+            pass  # the note is its last row; the rows after it are not read
         yield sheet.drain()
         yield sheet.tail()
 
     def members() -> Iterator[MemberFile]:
-        yield SHEET_PART, ZIP_TIME, ZIP_MODE, ZIP_64, sheet_xml()
+        # Zip32, not Zip64: not every reader of OOXML packages (Office, WPS, .NET's
+        # System.IO.Packaging) takes Zip64 records; a sheet of Excel's 1,048,576 rows stays
+        # under 4 GiB unless its rows average over 4 KB (stream-zip raises then, cutting the
+        # download off rather than writing a broken file)
+        yield SHEET_PART, ZIP_TIME, ZIP_MODE, ZIP_32, sheet_xml()
         for name, data in book.other_parts():
             yield name, ZIP_TIME, ZIP_MODE, ZIP_32, (data,)
 

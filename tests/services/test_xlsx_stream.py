@@ -153,3 +153,26 @@ def test_an_aborted_download_leaves_no_file(tmp_path: Any, monkeypatch: pytest.M
     assert list(tmp_path.iterdir()) == []
     b"".join(as_xlsx(COLUMNS, _table_rows(100), "tasks"))  # a finished one neither
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sheet_that_reaches_excels_last_row_says_so_instead_of_dropping_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.services import cells
+
+    monkeypatch.setattr(cells, "LAST_ROW", 4)  # Excel's 1,048,576 rows, scaled down
+    read: list[int] = []
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for row in _table_rows(10):
+            read.append(row[0])
+            yield row
+
+    data = b"".join(as_xlsx(COLUMNS, rows(), "tasks"))
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert [sheet.cell(r, 1).value for r in range(2, 5)] == [1, 2, 3]
+    assert sheet["A5"].value == cells.SHEET_FULL_NOTE and sheet.max_row == 5
+    assert read == [1, 2, 3, 4]  # the rows after the note are not read
+    with zipfile.ZipFile(io.BytesIO(data)) as package:  # no Zip64 record anywhere
+        assert package.testzip() is None
+    assert b"PK\x06\x06" not in data and b"PK\x06\x07" not in data
