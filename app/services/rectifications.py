@@ -823,3 +823,10 @@ def branch_tasks(session: Session, rect: Rectification) -> list[tuple[Problem, l
 def campaign_of(session: Session, rect: Rectification) -> Campaign | None:
     """The rectification's campaign."""
     return session.get(Campaign, rect.campaign_id)
+
+
+def branches_with_rectification(session: Session, campaign_id: int) -> set[int]:
+    """Ids of the branches that already have a rectification in the campaign (withdrawn
+    ones included: `propose` refuses them all, one per campaign and branch)."""
+    return set(session.scalars(select(Rectification.branch_id).where(
+        Rectification.campaign_id == campaign_id)))

@@ -1,8 +1,11 @@
 """Pages of rectification (整顿转化): the board by status, a rectification, the score sheet
 and the phone page for a liaison's visit."""
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlmodel import Session
 
 from app import clock
 from app.api.deps import CurrentActor, SessionDep, SettingsDep
@@ -18,6 +21,7 @@ from app.models.rectification import (
 from app.models.user import Role
 from app.services import rectifications as svc
 from app.services import townships as township_svc
+from app.services.actors import Actor
 from app.services.branches import branch_choices
 from app.services.campaigns import latest_active
 from app.services.errors import Conflict, Forbidden
@@ -55,9 +59,18 @@ def board(request: Request, session: SessionDep, actor: CurrentActor, settings: 
                   columns=columns, township_id=township_id, may_propose=may_propose,
                   revisits=revisits,
                   townships=township_svc.all_townships(session=session, actor=actor),
-                  branches=branch_choices(session=session, actor=actor,
-                                          township_id=township_id) if may_propose else [],
+                  branches=_proposable(session, actor, campaign.id, township_id)
+                  if campaign is not None and may_propose else [],
                   weak_types=list(WeakType))
+
+
+def _proposable(session: Session, actor: Actor, campaign_id: int | None,
+                township_id: int | None) -> list[Any]:
+    """The branches the actor may propose (拟认定): those without a rectification in the
+    campaign yet (`propose` would refuse the others with 409)."""
+    taken = svc.branches_with_rectification(session, campaign_id) if campaign_id else set()
+    return [b for b in branch_choices(session=session, actor=actor, township_id=township_id)
+            if b.id not in taken]
 
 
 @router.get("/rectifications/{rectification_id}")

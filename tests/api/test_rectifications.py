@@ -146,6 +146,25 @@ def test_proposing_is_for_the_township_and_the_county(login: Any, world: Any,
     assert "已有整顿转化记录" in assert_problem(again, 409)["detail"]
 
 
+def test_the_proposal_form_offers_only_branches_not_yet_proposed(
+    engine: Engine, login: Any, world: Any, campaign: Any
+) -> None:
+    with committed(engine) as s:
+        second = make_branch(s, world.township, name="甲二村党支部")
+    option = '<option value="{}">'
+    staff = login("staff")
+
+    def choices() -> str:  # the propose form's branch select
+        page = staff.get("/rectifications").text
+        return page.split('id="branch_id"', 1)[1].split("</select>", 1)[0]
+
+    assert option.format(world.branch.id) in choices()
+    propose(staff, campaign, world.branch.id)
+    offered = choices()
+    assert option.format(world.branch.id) not in offered
+    assert option.format(second.id) in offered
+
+
 def test_proposal_needs_a_type_and_a_reason(login: Any, world: Any, campaign: Any) -> None:
     r = login("staff").post(f"{API}/rectifications", json={
         "campaign_id": campaign.id, "branch_id": world.branch.id, "weak_types": [],
