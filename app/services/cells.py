@@ -358,7 +358,10 @@ def primed(rows: Iterator[Any]) -> Iterator[Any]:
         return iter(())
 
     def chained() -> Iterator[Any]:
-        yield first
-        yield from rows
+        try:
+            yield first
+            yield from rows
+        finally:  # closed after the first row (an aborted download): close `rows` too
+            close_source(rows)
 
     return chained()

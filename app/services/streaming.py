@@ -26,7 +26,7 @@ def read_ahead(make: Callable[[], Iterator[T]], ahead: int = AHEAD) -> Generator
     thread alone. Its errors are raised here, where its items are consumed. When the
     consumer stops early (an aborted download: this generator is closed), the producer
     stops at its next item, closes `make()`'s iterator (and so its connection), and is
-    waited for."""
+    waited for (unless it is the thread closing it)."""
     items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
@@ -70,7 +70,10 @@ def read_ahead(make: Callable[[], Iterator[T]], ahead: int = AHEAD) -> Generator
                     return
         finally:
             stop.set()
-            thread.join()
+            # an abandoned download is closed by the garbage collector, in whichever thread
+            # it runs: in the producer's own, stopping it is all (it ends at its next item)
+            if threading.current_thread() is not thread:
+                thread.join()
 
     return consume()
 

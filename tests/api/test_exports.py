@@ -1,11 +1,19 @@
 """Whole-table exports: formats, scope and filters."""
 
+import contextlib
 import csv
+import gc
 import io
 import json
+import threading
+from collections.abc import Iterator
 
+import anyio
+import pytest
 from openpyxl import load_workbook
+from starlette.requests import ClientDisconnect
 
+from app.api.exports import _stream
 from app.models.feedback import Opinion, Theme
 from app.models.user import Role
 from tests.factories import (
@@ -81,3 +89,44 @@ def test_unknown_table_or_format_is_a_clear_error(engine, login):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format"
     r = admin.get("/api/v1/exports/opinions.csv", params={"branch_id": "x"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "branch_id"
+
+
+@pytest.mark.parametrize("spec_version", ["2.3", "2.4"])
+def test_an_aborted_download_closes_its_rows_at_once(spec_version: str) -> None:
+    """The client goes away after the first chunk: the rows (and their database reader)
+    are closed when the response ends, not whenever the garbage collector runs."""
+    closed = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            for _ in range(1000):
+                yield b"x" * 1000
+        finally:
+            closed.set()
+
+    async def download() -> None:
+        response = await _stream(chunks, "text/csv", "台账.csv")
+        sent: list[dict[str, object]] = []
+        gone = anyio.Event()
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.body" and len(sent) > 1:
+                gone.set()
+                raise OSError("connection reset")  # ASGI 2.4: send fails
+            sent.append(message)
+
+        async def receive() -> dict[str, object]:
+            await gone.wait()  # ASGI 2.3: the server reports the disconnect
+            return {"type": "http.disconnect"}
+
+        scope = {"type": "http", "asgi": {"spec_version": spec_version}}
+        with contextlib.suppress(ClientDisconnect, OSError):
+            await response(scope, receive, send)  # type: ignore[arg-type]
+        assert closed.is_set()
+        del response
+
+    gc.disable()  # what is asserted must not depend on a collection
+    try:
+        anyio.run(download)
+    finally:
+        gc.enable()

@@ -98,3 +98,35 @@ def test_an_aborted_xlsx_download_stops_its_reader() -> None:
         threading.Event().wait(0.1)
         deadline -= 1
     assert threading.active_count() == threads_before
+
+
+def test_closed_from_its_own_producer_thread_it_stops_without_error() -> None:
+    """The garbage collector may finalize an abandoned reader in the producer's thread:
+    it stops there (no join of the current thread) and closes its source."""
+    taken = threading.Event()
+    closed = threading.Event()
+    errors: list[BaseException] = []
+
+    def items() -> Iterator[int]:
+        try:
+            yield 0
+            taken.wait(5)
+            try:
+                reader.close()  # as a collection in this thread would
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            yield from range(1, 10_000)
+        finally:
+            closed.set()
+
+    threads_before = threading.active_count()
+    reader = read_ahead(items, ahead=1)
+    assert next(reader) == 0
+    taken.set()
+    assert closed.wait(5)
+    assert errors == []
+    deadline = 50
+    while threading.active_count() > threads_before and deadline:
+        threading.Event().wait(0.1)
+        deadline -= 1
+    assert threading.active_count() == threads_before
