@@ -206,7 +206,8 @@ def test_xlsx_ledger_has_the_sheet_header_and_cells(county_time: None,
     book = open_xlsx(staff.get(f"{API}/reports/ledger.xlsx"))
     assert book.sheetnames == ["整改台账"]
     sheet = book["整改台账"]
-    assert sheet["A1"].value == f"甲镇整改台账({TODAY.year}年{TODAY.month}月{TODAY.day}日)"
+    today = datetime.now(CHINA).date()  # the county's day (county_time), not the machine's
+    assert sheet["A1"].value == f"甲镇整改台账({today.year}年{today.month}月{today.day}日)"
     assert [c.value for c in sheet[2]] == HEADER
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
     assert len(rows) == 2
@@ -253,7 +254,7 @@ def test_xlsx_ledger_prints_on_landscape_a4_with_the_headers_on_every_page(
 
 
 def test_evidence_is_listed_once_per_file_with_its_day(
-    engine: Engine, world: Any, login: Any
+    county_time: None, engine: Engine, world: Any, login: Any
 ) -> None:
     with committed(engine) as s:
         problem = make_problem(s, make_campaign(s), world.township, branch=world.branch)
