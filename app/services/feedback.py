@@ -1,11 +1,13 @@
 """Feedback forms from phones, their consolidation into suggestions, and their statistics."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlmodel import Session, col
 
+from app.listing import Derive, Item, columns_of, derive_page, items
 from app.models.base import utcnow
 from app.models.branch import Branch
 from app.models.feedback import (
@@ -35,7 +37,7 @@ from app.services.actors import Actor, record_visible, require_township_write
 from app.services.branches import get_branch
 from app.services.campaigns import check_campaign
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_page, keyset_rows
 from app.services.problems import create_problem, get_problem
 from app.services.records import (
     apply_changes,
@@ -309,26 +311,44 @@ class FormFilters:
     branch_id: int | None = None
 
 
+_FORM: Table = FeedbackForm.__table__  # type: ignore[attr-defined]
+_OPINION: Table = Opinion.__table__  # type: ignore[attr-defined]
+_BRANCH: Table = Branch.__table__  # type: ignore[attr-defined]
+
+
+def _opinions_of_page(session: Session, rows: Sequence[Any], _context: Any) -> Derive:
+    """`FeedbackFormPublic.opinions` of a page of forms: their live opinions (`OpinionPublic`
+    items without the branch's name, by id), one query for the page."""
+    found = session.connection().execute(
+        select(*columns_of(OpinionPublic, _OPINION))
+        .where(_OPINION.c.form_id.in_([row.id for row in rows]), _OPINION.c.deleted_at.is_(None))
+        .order_by(_OPINION.c.id)
+    ).all()
+    by_form: dict[int, list[Item]] = {}
+    for opinion in items(OpinionPublic, found):
+        by_form.setdefault(opinion.form_id, []).append(opinion)
+    return lambda row: by_form.get(row.id, [])
+
+
+derive_page(FeedbackFormPublic, "opinions", _opinions_of_page)
+
+
 def list_forms(
     *, session: Session, actor: Actor, filters: FormFilters, page: PageParams
-) -> tuple[list[FeedbackFormPublic], str | None]:
-    """Returned forms the actor may see, newest first, each with its live opinions."""
-    stmt = select(FeedbackForm).where(col(FeedbackForm.deleted_at).is_(None), _form_visible(actor))
+) -> tuple[list[Item], str | None]:
+    """Returned forms the actor may see, newest first: `FeedbackFormPublic` items (with the
+    branch's name and the live opinions) and the next page's cursor (None on the last).
+    Raises Invalid (`cursor`) for a cursor this list did not give."""
+    stmt = (
+        select(*columns_of(FeedbackFormPublic, _FORM, branch_name=_BRANCH.c.name))
+        .join_from(_FORM, _BRANCH, _BRANCH.c.id == _FORM.c.branch_id, isouter=True)
+        .where(_FORM.c.deleted_at.is_(None), _form_visible(actor))
+    )
     stmt = where_equal(stmt, FeedbackForm, filters, ("campaign_id", "township_id", "branch_id"))
     # newest first: the key is the negated id
-    rows, cursor = keyset_page(session, stmt, keys=[-col(FeedbackForm.id)],
-                               key_of=lambda r: [-r[0].id], page=page)
-    forms = [r[0] for r in rows]
-    by_form: dict[int, list[OpinionPublic]] = {}
-    if forms:
-        for o in session.scalars(select(Opinion).where(
-            col(Opinion.form_id).in_([f.id for f in forms]), col(Opinion.deleted_at).is_(None)
-        ).order_by(Opinion.id)):
-            by_form.setdefault(o.form_id, []).append(_opinion_public(o))
-    names: dict[int, str] = dict(session.execute(select(Branch.id, Branch.name).where(
-        col(Branch.id).in_({f.branch_id for f in forms}))).all()) if forms else {}
-    return [FeedbackFormPublic(**f.model_dump(), opinions=by_form.get(f.id or 0, []),
-                               branch_name=names.get(f.branch_id)) for f in forms], cursor
+    rows, cursor = keyset_rows(session, stmt, keys=[-_FORM.c.id],
+                               key_of=lambda r: [-r.id], page=page)
+    return items(FeedbackFormPublic, rows, session=session), cursor
 
 
 # ---------------------------------------------------------------- opinions

@@ -10,10 +10,10 @@ from app import assets
 from app.api.deps import CurrentActor, SessionDep
 from app.api.represent import Page, with_cursor
 from app.api.routing import TransactionRoute
+from app.listing import ItemsPage
 from app.models.branch import Branch
 from app.models.feedback import (
     FeedbackForm,
-    FeedbackFormPublic,
     OpinionPublic,
     RespondentKind,
     Satisfaction,
@@ -77,7 +77,7 @@ def feedback_page(request: Request, session: SessionDep, actor: CurrentActor,
     return render(
         request, "pages/feedback.html", actor, campaign=campaign, stats=stats,
         branches=branch_choices(session=session, actor=actor), issued=issued,
-        data=Page[FeedbackFormPublic](items=forms, next_cursor=next_cursor),
+        data=ItemsPage(forms, next_cursor),
         next_page=with_cursor(request, "/feedback", next_cursor),
         first_page=f"/feedback?branch_id={branch_id}" if branch_id else "/feedback",
         branch_id=branch_id, paged=cursor is not None,
