@@ -370,21 +370,24 @@ def _opinion_visible(actor: Actor) -> ColumnElement[bool]:
 
 def list_opinions(
     *, session: Session, actor: Actor, filters: OpinionFilters, page: PageParams
-) -> tuple[list[OpinionPublic], str | None]:
+) -> tuple[list[Item], str | None]:
+    """A page of the opinions the actor may see, filtered: `OpinionPublic` items (with the
+    branch's name) and the next page's cursor (None on the last). Raises Invalid (`cursor`)
+    for a cursor this list did not give."""
     stmt = (
-        select(Opinion, Branch.name)
-        .join(Branch, col(Branch.id) == Opinion.branch_id)
-        .where(col(Opinion.deleted_at).is_(None), _opinion_visible(actor))
+        select(*columns_of(OpinionPublic, _OPINION, branch_name=_BRANCH.c.name))
+        .join_from(_OPINION, _BRANCH, _BRANCH.c.id == _OPINION.c.branch_id)
+        .where(_OPINION.c.deleted_at.is_(None), _opinion_visible(actor))
     )
     stmt = where_equal(stmt, Opinion, filters,
                        ("campaign_id", "township_id", "branch_id", "theme", "suggestion_id"))
     if filters.consolidated is True:
-        stmt = stmt.where(col(Opinion.suggestion_id).is_not(None))
+        stmt = stmt.where(_OPINION.c.suggestion_id.is_not(None))
     elif filters.consolidated is False:
-        stmt = stmt.where(col(Opinion.suggestion_id).is_(None))
-    rows, cursor = keyset_page(session, stmt, keys=[col(Opinion.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return [_opinion_public(o, name) for o, name in rows], cursor
+        stmt = stmt.where(_OPINION.c.suggestion_id.is_(None))
+    rows, cursor = keyset_rows(session, stmt, keys=[_OPINION.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(OpinionPublic, rows), cursor
 
 
 def get_opinion(*, session: Session, actor: Actor, opinion_id: int) -> Opinion:

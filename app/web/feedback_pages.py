@@ -14,7 +14,6 @@ from app.listing import ItemsPage
 from app.models.branch import Branch
 from app.models.feedback import (
     FeedbackForm,
-    OpinionPublic,
     RespondentKind,
     Satisfaction,
     SuggestionPublic,
@@ -175,7 +174,7 @@ def consolidate_page(request: Request, session: SessionDep, actor: CurrentActor,
                                           township_id=None, page=PageParams(limit=MAX_LIMIT))
     return render(
         request, "pages/feedback_consolidate.html", actor, campaign=campaign,
-        opinions=Page[OpinionPublic](items=opinions, next_cursor=cursor),
+        opinions=ItemsPage(opinions, cursor),
         more_url=with_cursor(request, "/api/v1/opinions", cursor),
         suggestions=Page[SuggestionPublic](items=suggestions, next_cursor=None),
         themes=list(Theme), theme=theme, branch_id=branch_id,
