@@ -607,27 +607,41 @@ def suggestion_public(session: Session, s: Suggestion) -> SuggestionPublic:
     return SuggestionPublic(**s.model_dump(), opinion_ids=ids)
 
 
+_SUGGESTION: Table = Suggestion.__table__  # type: ignore[attr-defined]
+
+
+def _opinion_ids_of_page(session: Session, rows: Sequence[Any], _context: Any) -> Derive:
+    """`SuggestionPublic.opinion_ids` of a page: each suggestion's live opinions by id, one
+    query for the page."""
+    grouped: dict[int, list[int]] = {}
+    for oid, sid in session.connection().execute(
+            select(_OPINION.c.id, _OPINION.c.suggestion_id)
+            .where(_OPINION.c.suggestion_id.in_([row.id for row in rows]),
+                   _OPINION.c.deleted_at.is_(None))
+            .order_by(_OPINION.c.id)):
+        grouped.setdefault(sid, []).append(oid)
+    return lambda row: grouped.get(row.id, [])
+
+
+derive_page(SuggestionPublic, "opinion_ids", _opinion_ids_of_page)
+
+
 def list_suggestions(
     *, session: Session, actor: Actor, campaign_id: int | None, township_id: int | None,
     page: PageParams,
-) -> tuple[list[SuggestionPublic], str | None]:
-    stmt = select(Suggestion).where(col(Suggestion.deleted_at).is_(None),
-                                    suggestion_visible(actor))
+) -> tuple[list[Item], str | None]:
+    """A page of the suggestions the actor may see: `SuggestionPublic` items (with the ids of
+    their live opinions) and the next page's cursor (None on the last). Raises Invalid
+    (`cursor`) for a cursor this list did not give."""
+    stmt = select(*columns_of(SuggestionPublic, _SUGGESTION)).where(
+        _SUGGESTION.c.deleted_at.is_(None), suggestion_visible(actor))
     if campaign_id is not None:
-        stmt = stmt.where(Suggestion.campaign_id == campaign_id)
+        stmt = stmt.where(_SUGGESTION.c.campaign_id == campaign_id)
     if township_id is not None:
-        stmt = stmt.where(Suggestion.township_id == township_id)
-    rows, cursor = keyset_page(session, stmt, keys=[col(Suggestion.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    suggestions = [r[0] for r in rows]
-    grouped: dict[int, list[int]] = {}
-    if suggestions:
-        for oid, sid in session.execute(select(Opinion.id, Opinion.suggestion_id).where(
-            col(Opinion.suggestion_id).in_([s.id for s in suggestions]),
-            col(Opinion.deleted_at).is_(None)).order_by(Opinion.id)):
-            grouped.setdefault(sid, []).append(oid)
-    return [SuggestionPublic(**s.model_dump(), opinion_ids=grouped.get(s.id or 0, []))
-            for s in suggestions], cursor
+        stmt = stmt.where(_SUGGESTION.c.township_id == township_id)
+    rows, cursor = keyset_rows(session, stmt, keys=[_SUGGESTION.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(SuggestionPublic, rows, session=session), cursor
 
 
 # ---------------------------------------------------------------- statistics

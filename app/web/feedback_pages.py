@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from app import assets
 from app.api.deps import CurrentActor, SessionDep
-from app.api.represent import Page, with_cursor
+from app.api.represent import with_cursor
 from app.api.routing import TransactionRoute
 from app.listing import ItemsPage
 from app.models.branch import Branch
@@ -16,7 +16,6 @@ from app.models.feedback import (
     FeedbackForm,
     RespondentKind,
     Satisfaction,
-    SuggestionPublic,
     Theme,
 )
 from app.models.user import Role
@@ -176,7 +175,7 @@ def consolidate_page(request: Request, session: SessionDep, actor: CurrentActor,
         request, "pages/feedback_consolidate.html", actor, campaign=campaign,
         opinions=ItemsPage(opinions, cursor),
         more_url=with_cursor(request, "/api/v1/opinions", cursor),
-        suggestions=Page[SuggestionPublic](items=suggestions, next_cursor=None),
+        suggestions=ItemsPage(suggestions, None),
         themes=list(Theme), theme=theme, branch_id=branch_id,
         branches=branch_choices(session=session, actor=actor),
         criteria=campaign_svc.campaign_criteria(session, cid),
