@@ -37,7 +37,7 @@ from app.services.actors import Actor, record_visible, require_township_write
 from app.services.branches import get_branch
 from app.services.campaigns import check_campaign
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
-from app.services.pagination import PageParams, keyset_page, keyset_rows
+from app.services.pagination import PageParams, keyset_rows
 from app.services.problems import create_problem, get_problem
 from app.services.records import (
     apply_changes,
@@ -127,23 +127,30 @@ def _returned_count() -> Any:
     )
 
 
+_ISSUANCE: Table = FormIssuance.__table__  # type: ignore[attr-defined]
+
+
 def list_issuances(
     *, session: Session, actor: Actor, campaign_id: int | None, township_id: int | None,
     page: PageParams,
-) -> tuple[list[FormIssuancePublic], str | None]:
+) -> tuple[list[Item], str | None]:
+    """A page of the form issuances the actor may see: `FormIssuancePublic` items (the forms
+    returned so far, the branch's name) and the next page's cursor (None on the last).
+    Raises Invalid (`cursor`) for a cursor this list did not give."""
     stmt = (
-        select(FormIssuance, Branch.name, _returned_count())
-        .join(Branch, col(Branch.id) == FormIssuance.branch_id)
+        select(*columns_of(FormIssuancePublic, _ISSUANCE, returned=_returned_count(),
+                           branch_name=_BRANCH.c.name))
+        .join_from(_ISSUANCE, _BRANCH, _BRANCH.c.id == _ISSUANCE.c.branch_id)
         .where(record_visible(actor, col(FormIssuance.township_id), col(FormIssuance.branch_id)),
-               col(FormIssuance.deleted_at).is_(None))
+               _ISSUANCE.c.deleted_at.is_(None))
     )
     if campaign_id is not None:
-        stmt = stmt.where(FormIssuance.campaign_id == campaign_id)
+        stmt = stmt.where(_ISSUANCE.c.campaign_id == campaign_id)
     if township_id is not None:
-        stmt = stmt.where(FormIssuance.township_id == township_id)
-    rows, cursor = keyset_page(session, stmt, keys=[col(FormIssuance.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return [issuance_public(i, name, n) for i, name, n in rows], cursor
+        stmt = stmt.where(_ISSUANCE.c.township_id == township_id)
+    rows, cursor = keyset_rows(session, stmt, keys=[_ISSUANCE.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(FormIssuancePublic, rows), cursor
 
 
 def issuance_public(
