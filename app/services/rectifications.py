@@ -717,21 +717,49 @@ def get_acceptance(*, session: Session, actor: Actor, acceptance_id: int) -> Acc
                        "验收记录不存在或无权查看")
 
 
+_ACCEPTANCE: Table = Acceptance.__table__  # type: ignore[attr-defined]
+
+
+def _scores_of_rows(selected: Sequence[str]) -> Derive:
+    """`AcceptancePublic.item_scores` from the stored scores."""
+    at = selected.index("item_scores")
+    return lambda row: [ItemScore.model_validate(score) for score in row[at]]
+
+
+def _ratings_of_rows(selected: Sequence[str]) -> Derive:
+    """`AcceptancePublic.ratings` from the stored ratings."""
+    at = selected.index("ratings")
+    return lambda row: [Rating.model_validate(rating) for rating in row[at]]
+
+
+def _share_of_rows(selected: Sequence[str]) -> Derive:
+    """`AcceptancePublic.dissatisfied_share` from the stored ratings."""
+    ratings = _ratings_of_rows(selected)
+    return lambda row: dissatisfied_share(ratings(row))
+
+
+derive(AcceptancePublic, "item_scores", _scores_of_rows)
+derive(AcceptancePublic, "ratings", _ratings_of_rows)
+derive(AcceptancePublic, "dissatisfied_share", _share_of_rows)
+
+
 def list_acceptances(
     *, session: Session, actor: Actor, rectification_id: int | None, campaign_id: int | None,
     page: PageParams,
-) -> tuple[list[AcceptancePublic], str | None]:
-    """Visible acceptances in id order."""
-    stmt = select(Acceptance).where(
-        col(Acceptance.deleted_at).is_(None),
+) -> tuple[list[Item], str | None]:
+    """Visible acceptances in id order: `AcceptancePublic` items (scores, ratings and the
+    dissatisfied share) and the next page's cursor (None on the last). Raises Invalid
+    (`cursor`) for a cursor this list did not give."""
+    stmt = select(*columns_of(AcceptancePublic, _ACCEPTANCE)).where(
+        _ACCEPTANCE.c.deleted_at.is_(None),
         record_visible(actor, col(Acceptance.township_id), col(Acceptance.branch_id)))
     if rectification_id is not None:
-        stmt = stmt.where(Acceptance.rectification_id == rectification_id)
+        stmt = stmt.where(_ACCEPTANCE.c.rectification_id == rectification_id)
     if campaign_id is not None:
-        stmt = stmt.where(Acceptance.campaign_id == campaign_id)
-    rows, cursor = keyset_page(session, stmt, keys=[col(Acceptance.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return [acceptance_public(r[0]) for r in rows], cursor
+        stmt = stmt.where(_ACCEPTANCE.c.campaign_id == campaign_id)
+    rows, cursor = keyset_rows(session, stmt, keys=[_ACCEPTANCE.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(AcceptancePublic, rows), cursor
 
 
 # ---------------------------------------------------------------- revisits
