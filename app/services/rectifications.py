@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, select
 from sqlmodel import Session, col
 
 from app import clock
@@ -70,7 +70,7 @@ from app.services.actors import (
 )
 from app.services.campaigns import check_campaign
 from app.services.errors import Conflict, Forbidden, Invalid
-from app.services.pagination import PageParams, keyset_page, keyset_rows
+from app.services.pagination import PageParams, keyset_rows
 from app.services.records import apply_changes, check_version, get_visible, where_equal
 
 WHAT = "整顿转化"
@@ -840,22 +840,30 @@ class RevisitFilters:
     due: bool | None = None
 
 
+_REVISIT: Table = Revisit.__table__  # type: ignore[attr-defined]
+
+
 def list_revisits(
     *, session: Session, actor: Actor, filters: RevisitFilters, page: PageParams,
     today: date | None = None,
-) -> tuple[list[RevisitPublic], str | None]:
-    """Visible revisits by due date; `due=true` lists those not done whose day has come."""
+) -> tuple[list[Item], str | None]:
+    """Visible revisits by due date (then id): `RevisitPublic` items (the branch's name,
+    `due` by `today`, default the clock's, as its SQL condition) and the next page's cursor
+    (None on the last); `due=true` lists those not done whose day has come. Raises Invalid
+    (`cursor`) for a cursor this list did not give."""
     today = today or clock.today()
-    stmt = (select(Revisit, Branch.name).join(Branch, col(Branch.id) == Revisit.branch_id)
-            .where(col(Revisit.deleted_at).is_(None),
+    due = and_(_REVISIT.c.done_on.is_(None), _REVISIT.c.due_on <= today)
+    stmt = (select(*columns_of(RevisitPublic, _REVISIT, branch_name=_BRANCH.c.name, due=due))
+            .join_from(_REVISIT, _BRANCH, _BRANCH.c.id == _REVISIT.c.branch_id)
+            .where(_REVISIT.c.deleted_at.is_(None),
                    record_visible(actor, col(Revisit.township_id), col(Revisit.branch_id))))
     stmt = where_equal(stmt, Revisit, filters, ("campaign_id", "township_id",
                                                 "rectification_id"))
     if filters.due is True:
-        stmt = stmt.where(col(Revisit.done_on).is_(None), Revisit.due_on <= today)
-    rows, cursor = keyset_page(session, stmt, keys=[col(Revisit.due_on), col(Revisit.id)],
-                               key_of=lambda r: [r[0].due_on.isoformat(), r[0].id], page=page)
-    return [revisit_public(r, name, today) for r, name in rows], cursor
+        stmt = stmt.where(due)
+    rows, cursor = keyset_rows(session, stmt, keys=[_REVISIT.c.due_on, _REVISIT.c.id],
+                               key_of=lambda r: [r.due_on.isoformat(), r.id], page=page)
+    return items(RevisitPublic, rows), cursor
 
 
 # ---------------------------------------------------------------- the page's other parts
