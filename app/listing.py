@@ -10,8 +10,8 @@ task's duplicate evidence, looked up for the whole page in one query) from the r
 with `derive_page`, which `items` calls once a page with the session, the page's rows and the
 list's `context` (e.g. the actor reading it). `page_json` writes a page as the API answers
 it, with orjson, equal to what pydantic writes for the schema (enums as their values,
-`Decimal` as a string, aware datetimes in UTC with `Z`). A list whose items still are schema
-instances is written by the same function (each instance dumped once, never re-validated).
+`Decimal` as a string, aware datetimes in UTC with `Z`); schema instances (one record's
+answer) are written by the same function, each dumped once, never re-validated.
 
 Neutral: the services, the API and the pages import it; it imports none of them.
 """
