@@ -5,10 +5,13 @@ A list's service selects plain columns (SQLAlchemy Core over the table, no ORM e
 labelled as the fields of the list's public schema, and turns the rows into items with
 `items(Schema, rows)`: one `Item` per row, its keys in the schema's field order, the derived
 fields (a branch's `flags`, ...) computed by the small functions the service that owns the
-rule registered with `derive`. `page_json` writes a page as the API answers it, with orjson,
-equal to what pydantic writes for the schema (enums as their values, `Decimal` as a string,
-aware datetimes in UTC with `Z`). A list whose items still are schema instances is written
-by the same function (each instance dumped once, never re-validated).
+rule registered with `derive`; a field that needs more of the database than the row (a
+task's duplicate evidence, looked up for the whole page in one query) from the rule registered
+with `derive_page`, which `items` calls once a page with the session, the page's rows and the
+list's `context` (e.g. the actor reading it). `page_json` writes a page as the API answers
+it, with orjson, equal to what pydantic writes for the schema (enums as their values,
+`Decimal` as a string, aware datetimes in UTC with `Z`); schema instances (one record's
+answer) are written by the same function, each dumped once, never re-validated.
 
 Neutral: the services, the API and the pages import it; it imports none of them.
 """
@@ -22,6 +25,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Table
+from sqlalchemy.orm import Session
 
 Derive = Callable[[Any], Any]
 # called once per page with the names of the selected columns (so positions are looked up,
@@ -29,7 +33,13 @@ Derive = Callable[[Any], Any]
 # from each row
 DeriveRule = Callable[[Sequence[str]], Derive]
 
+# called once per page with the session, the page's rows and the list's context (what
+# `items` was given, e.g. the actor reading the list), answering the function that computes
+# the field from each row; it may query the database once for the whole page
+PageRule = Callable[[Session, Sequence[Any], Any], Derive]
+
 _DERIVED: dict[type[BaseModel], dict[str, DeriveRule]] = {}
+_PAGE_DERIVED: dict[type[BaseModel], dict[str | tuple[str, ...], PageRule]] = {}
 
 
 class Item(dict[str, Any]):
@@ -63,6 +73,43 @@ def derive(schema: type[BaseModel], field: str, rule: DeriveRule) -> None:
     _DERIVED.setdefault(schema, {})[field] = rule
 
 
+def derive_page(schema: type[BaseModel], field: str | tuple[str, ...], rule: PageRule) -> None:
+    """Register how `field` of `schema` is computed from the whole page: `rule(session, rows,
+    context)`, called once per page by `items` with the session, the page's `Row`s and the
+    `context` `items` was given, answers the function of a row that gives the field's value
+    (e.g. a dict looked up by the row's id). With a tuple of fields (computed together, e.g.
+    a rectification's last visits and whether one is missed), the function answers a tuple
+    of their values, in that order. Raises ValueError when the schema has no such field."""
+    names = (field,) if isinstance(field, str) else field
+    for name in names:
+        if name not in fields_of(schema):
+            raise ValueError(f"{schema.__name__} has no field {name!r}")
+    _PAGE_DERIVED.setdefault(schema, {})[field if isinstance(field, str) else names] = rule
+
+
+def _page_derived(schema: type[BaseModel], rows: Sequence[Any], session: Session | None,
+                  context: Any) -> dict[str, Derive]:
+    """The per-row functions of `schema`'s `derive_page` fields for this page (each rule
+    called once; a group's values computed once a row)."""
+    rules = _PAGE_DERIVED.get(schema, {})
+    if rules and session is None:
+        raise ValueError(f"{schema.__name__}'s items need the session")
+    out: dict[str, Derive] = {}
+    for key, rule in rules.items():
+        per_row = rule(session, rows, context)  # type: ignore[arg-type]
+        if isinstance(key, str):
+            out[key] = per_row
+            continue
+        values = {id(row): per_row(row) for row in rows}
+        for position, name in enumerate(key):
+            out[name] = _nth_of(values, position)
+    return out
+
+
+def _nth_of(values: dict[int, tuple[Any, ...]], position: int) -> Derive:
+    return lambda row: values[id(row)][position]
+
+
 def fields_of(schema: type[BaseModel]) -> list[str]:
     """The names of `schema`'s fields in the order the API writes them (computed fields
     last, as pydantic writes them)."""
@@ -78,21 +125,26 @@ def columns_of(schema: type[BaseModel], table: Table,
             for name in fields_of(schema) if name in extra or name in table.c]
 
 
-def items(schema: type[BaseModel], rows: Sequence[Any]) -> list[Item]:
+def items(schema: type[BaseModel], rows: Sequence[Any], *, session: Session | None = None,
+          context: Any = None) -> list[Item]:
     """One `Item` per row of `schema`'s fields, in its order: a derived field from its
-    registered function, every other field from the selected column of its name.
+    registered function (`derive`, or `derive_page` called once with `session`, the rows and
+    `context`), every other field from the selected column of its name.
 
     `rows`: SQLAlchemy `Row`s. A field neither selected nor derived takes the schema's
-    default; raises ValueError when it has none (a programming error, caught by the list's
-    tests).
+    default; raises ValueError when it has none, or when the schema has a `derive_page`
+    field and no `session` is given (programming errors, caught by the list's tests).
     """
     if not rows:
         return []
     selected: tuple[str, ...] = rows[0]._fields
-    derived = _DERIVED.get(schema, {})
+    derived: dict[str, Derive] = {
+        **{name: rule(selected) for name, rule in _DERIVED.get(schema, {}).items()},
+        **_page_derived(schema, rows, session, context),
+    }
     names = fields_of(schema)
     plain = [name for name in names if name not in derived]
-    rules = [(name, derived[name](selected)) for name in names if name in derived]
+    rules = [(name, derived[name]) for name in names if name in derived]
     if selected[: len(plain)] == tuple(plain) and names[: len(plain)] == plain:
         # the usual shape: the row starts with the schema's selected fields in its order
         # and the derived fields come last (zip stops at the last field name)

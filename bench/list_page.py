@@ -206,12 +206,12 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk_load(url: str, token: str | None, connections: int, seconds: int) -> Load:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
-    if token:
-        cmd += ["-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60,
-                         check=True).stdout
+def parse_wrk(out: str) -> Load:
+    """`wrk --latency`'s report as a `Load`: requests/s, the 50th and 99th percentiles in ms
+    (wrk prints them in us, ms or s, padding a one-letter unit with a space: "  1.20s "),
+    non-2xx answers and socket errors counted as errors. Raises RuntimeError when requests
+    were made and the percentiles cannot be read. The one parser of wrk's output for every
+    benchmark."""
     pct = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)\s*$", out, re.M))
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -225,6 +225,16 @@ def wrk_load(url: str, token: str | None, connections: int, seconds: int) -> Loa
     return Load(rps=requests / took, p50_ms=_ms(pct["50"]) if requests else nan,
                 p99_ms=_ms(pct["99"]) if requests else nan, requests=requests, errors=errors,
                 tool="wrk", seconds=took)
+
+
+def wrk_load(url: str, token: str | None, connections: int, seconds: int) -> Load:
+    """`url` loaded by `wrk` (1 thread, `connections`, `seconds`, bearer `token` if any)."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60,
+                         check=True).stdout
+    return parse_wrk(out)
 
 
 async def _httpx_load(url: str, token: str | None, connections: int, seconds: int) -> Load:

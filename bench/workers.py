@@ -18,9 +18,6 @@ tool: two workers cannot have a core each, so read the ratio with the load avera
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -40,33 +37,9 @@ from bench.common import (
     server_process,
     verdict,
 )
-from bench.list_page import PATH, Load, _ms, combine
-from bench.list_page import load as httpx_or_wrk_load
+from bench.list_page import PATH, Load, combine, load
 
 TARGET = 1.5
-
-
-def load(url: str, token: str, connections: int, seconds: int) -> Load:
-    """`bench.list_page.load`, but reading wrk's latency percentiles in seconds too: wrk
-    pads a one-letter unit with a space ("  1.20s "), which list_page's pattern misses (a
-    KeyError at a p99 over 1 s, as two workers and PostgreSQL on 2 cores can reach)."""
-    if not shutil.which("wrk"):
-        return httpx_or_wrk_load(url, token, connections, seconds)
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-           "-H", f"Authorization: Bearer {token}", url]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,
-                         check=True).stdout
-    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    took = float(re.search(r"requests in ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = (int(non2xx.group(1)) if non2xx else 0) + (
-        sum(int(x) for x in sock.groups()) if sock else 0)
-    nan = float("nan")
-    return Load(rps=requests / took, p50_ms=_ms(pct["50"]) if "50" in pct else nan,
-                p99_ms=_ms(pct["99"]) if "99" in pct else nan, requests=requests,
-                errors=errors, tool="wrk", seconds=took)
 
 
 @contextmanager

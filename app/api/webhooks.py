@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from app.api.deps import CurrentActor, IfMatch, PageDep, SessionDep, SettingsDep
 from app.api.represent import Page, json_list, respond, respond_page
 from app.api.routing import TransactionRoute
+from app.listing import ItemsPage
 from app.models.webhook import (
     Webhook,
     WebhookCreate,
@@ -102,5 +103,5 @@ def test_webhook(request: Request, webhook: WebhookDep, session: SessionDep,
     items, cursor = svc.list_deliveries(session=session, webhook=webhook, page=page)
     return respond(request, WebhookDeliveryPublic.model_validate(delivery, from_attributes=True),
                    status_code=201, fragment="fragments/delivery_rows.html",
-                   context={"data": Page[WebhookDeliveryPublic](items=items, next_cursor=cursor),
+                   context={"data": ItemsPage(items, cursor),
                             "more_url": None, "tested": delivery})

@@ -100,6 +100,18 @@ def _distinct_roles(value: list[Liaison] | None) -> list[Liaison] | None:
 # ------------------------------------------------------------------ rectification
 
 
+def liaisons_of(record: Any) -> list[Liaison]:
+    """The named liaisons of `record` (a `Rectification`, or a row with its `<role>_name`
+    and `<role>_post` columns; the helper unit has no post), in the order of `LiaisonRole`."""
+    out = []
+    for role in LiaisonRole:
+        name = getattr(record, f"{role.value}_name")
+        if name:
+            post = getattr(record, f"{role.value}_post", None)
+            out.append(Liaison(role=role, name=name, post=post))
+    return out
+
+
 class Rectification(Versioned, table=True):
     """One weak branch's rectification in a campaign (one per campaign and branch).
 
@@ -143,13 +155,7 @@ class Rectification(Versioned, table=True):
 
     def liaisons(self) -> list[Liaison]:
         """The named liaisons, in the order of `LiaisonRole`."""
-        out = []
-        for role in LiaisonRole:
-            name = getattr(self, f"{role.value}_name")
-            if name:
-                post = getattr(self, f"{role.value}_post", None)
-                out.append(Liaison(role=role, name=name, post=post))
-        return out
+        return liaisons_of(self)
 
     def set_liaisons(self, liaisons: list[Liaison]) -> None:
         """Replace the four liaisons with `liaisons` (a role not given is cleared)."""

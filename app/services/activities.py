@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Table, select
 from sqlmodel import Session, col
 
+from app.listing import Item, columns_of, items
 from app.models.activity import (
     Activity,
     ActivityCreate,
@@ -17,7 +18,7 @@ from app.models.township import Township
 from app.services.actors import Actor, record_visible, require_township_write
 from app.services.campaigns import check_campaign
 from app.services.errors import Invalid
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 from app.services.records import (
     apply_changes,
     check_branch_in,
@@ -86,18 +87,24 @@ class ActivityFilters:
     kind: ActivityKind | None = None
 
 
+_ACTIVITY: Table = Activity.__table__  # type: ignore[attr-defined]
+_BRANCH: Table = Branch.__table__  # type: ignore[attr-defined]
+
+
 def list_activities(
     *, session: Session, actor: Actor, filters: ActivityFilters, page: PageParams,
-) -> tuple[list[ActivityPublic], str | None]:
-    """Activities in date order (then id)."""
+) -> tuple[list[Item], str | None]:
+    """Activities the actor may see in date order (then id), filtered: `ActivityPublic` items
+    (with the branch's name, None township-wide) and the next page's cursor (None on the
+    last). Raises Invalid (`cursor`) for a cursor this list did not give."""
     stmt = (
-        select(Activity, Branch.name)
-        .outerjoin(Branch, col(Branch.id) == Activity.branch_id)
-        .where(col(Activity.deleted_at).is_(None), _visible(actor))
+        select(*columns_of(ActivityPublic, _ACTIVITY, branch_name=_BRANCH.c.name))
+        .join_from(_ACTIVITY, _BRANCH, _BRANCH.c.id == _ACTIVITY.c.branch_id, isouter=True)
+        .where(_ACTIVITY.c.deleted_at.is_(None), _visible(actor))
     )
     stmt = where_equal(stmt, Activity, filters, ("campaign_id", "township_id", "kind"))
-    rows, cursor = keyset_page(
-        session, stmt, keys=[col(Activity.held_on), col(Activity.id)],
-        key_of=lambda r: [r[0].held_on.isoformat(), r[0].id], page=page,
+    rows, cursor = keyset_rows(
+        session, stmt, keys=[_ACTIVITY.c.held_on, _ACTIVITY.c.id],
+        key_of=lambda r: [r.held_on.isoformat(), r.id], page=page,
     )
-    return [ActivityPublic(**a.model_dump(), branch_name=name) for a, name in rows], cursor
+    return items(ActivityPublic, rows), cursor

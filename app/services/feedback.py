@@ -1,11 +1,13 @@
 """Feedback forms from phones, their consolidation into suggestions, and their statistics."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlmodel import Session, col
 
+from app.listing import Derive, Item, columns_of, derive_page, items
 from app.models.base import utcnow
 from app.models.branch import Branch
 from app.models.feedback import (
@@ -35,7 +37,7 @@ from app.services.actors import Actor, record_visible, require_township_write
 from app.services.branches import get_branch
 from app.services.campaigns import check_campaign
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 from app.services.problems import create_problem, get_problem
 from app.services.records import (
     apply_changes,
@@ -125,23 +127,30 @@ def _returned_count() -> Any:
     )
 
 
+_ISSUANCE: Table = FormIssuance.__table__  # type: ignore[attr-defined]
+
+
 def list_issuances(
     *, session: Session, actor: Actor, campaign_id: int | None, township_id: int | None,
     page: PageParams,
-) -> tuple[list[FormIssuancePublic], str | None]:
+) -> tuple[list[Item], str | None]:
+    """A page of the form issuances the actor may see: `FormIssuancePublic` items (the forms
+    returned so far, the branch's name) and the next page's cursor (None on the last).
+    Raises Invalid (`cursor`) for a cursor this list did not give."""
     stmt = (
-        select(FormIssuance, Branch.name, _returned_count())
-        .join(Branch, col(Branch.id) == FormIssuance.branch_id)
+        select(*columns_of(FormIssuancePublic, _ISSUANCE, returned=_returned_count(),
+                           branch_name=_BRANCH.c.name))
+        .join_from(_ISSUANCE, _BRANCH, _BRANCH.c.id == _ISSUANCE.c.branch_id)
         .where(record_visible(actor, col(FormIssuance.township_id), col(FormIssuance.branch_id)),
-               col(FormIssuance.deleted_at).is_(None))
+               _ISSUANCE.c.deleted_at.is_(None))
     )
     if campaign_id is not None:
-        stmt = stmt.where(FormIssuance.campaign_id == campaign_id)
+        stmt = stmt.where(_ISSUANCE.c.campaign_id == campaign_id)
     if township_id is not None:
-        stmt = stmt.where(FormIssuance.township_id == township_id)
-    rows, cursor = keyset_page(session, stmt, keys=[col(FormIssuance.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return [issuance_public(i, name, n) for i, name, n in rows], cursor
+        stmt = stmt.where(_ISSUANCE.c.township_id == township_id)
+    rows, cursor = keyset_rows(session, stmt, keys=[_ISSUANCE.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(FormIssuancePublic, rows), cursor
 
 
 def issuance_public(
@@ -309,26 +318,44 @@ class FormFilters:
     branch_id: int | None = None
 
 
+_FORM: Table = FeedbackForm.__table__  # type: ignore[attr-defined]
+_OPINION: Table = Opinion.__table__  # type: ignore[attr-defined]
+_BRANCH: Table = Branch.__table__  # type: ignore[attr-defined]
+
+
+def _opinions_of_page(session: Session, rows: Sequence[Any], _context: Any) -> Derive:
+    """`FeedbackFormPublic.opinions` of a page of forms: their live opinions (`OpinionPublic`
+    items without the branch's name, by id), one query for the page."""
+    found = session.connection().execute(
+        select(*columns_of(OpinionPublic, _OPINION))
+        .where(_OPINION.c.form_id.in_([row.id for row in rows]), _OPINION.c.deleted_at.is_(None))
+        .order_by(_OPINION.c.id)
+    ).all()
+    by_form: dict[int, list[Item]] = {}
+    for opinion in items(OpinionPublic, found):
+        by_form.setdefault(opinion.form_id, []).append(opinion)
+    return lambda row: by_form.get(row.id, [])
+
+
+derive_page(FeedbackFormPublic, "opinions", _opinions_of_page)
+
+
 def list_forms(
     *, session: Session, actor: Actor, filters: FormFilters, page: PageParams
-) -> tuple[list[FeedbackFormPublic], str | None]:
-    """Returned forms the actor may see, newest first, each with its live opinions."""
-    stmt = select(FeedbackForm).where(col(FeedbackForm.deleted_at).is_(None), _form_visible(actor))
+) -> tuple[list[Item], str | None]:
+    """Returned forms the actor may see, newest first: `FeedbackFormPublic` items (with the
+    branch's name and the live opinions) and the next page's cursor (None on the last).
+    Raises Invalid (`cursor`) for a cursor this list did not give."""
+    stmt = (
+        select(*columns_of(FeedbackFormPublic, _FORM, branch_name=_BRANCH.c.name))
+        .join_from(_FORM, _BRANCH, _BRANCH.c.id == _FORM.c.branch_id, isouter=True)
+        .where(_FORM.c.deleted_at.is_(None), _form_visible(actor))
+    )
     stmt = where_equal(stmt, FeedbackForm, filters, ("campaign_id", "township_id", "branch_id"))
     # newest first: the key is the negated id
-    rows, cursor = keyset_page(session, stmt, keys=[-col(FeedbackForm.id)],
-                               key_of=lambda r: [-r[0].id], page=page)
-    forms = [r[0] for r in rows]
-    by_form: dict[int, list[OpinionPublic]] = {}
-    if forms:
-        for o in session.scalars(select(Opinion).where(
-            col(Opinion.form_id).in_([f.id for f in forms]), col(Opinion.deleted_at).is_(None)
-        ).order_by(Opinion.id)):
-            by_form.setdefault(o.form_id, []).append(_opinion_public(o))
-    names: dict[int, str] = dict(session.execute(select(Branch.id, Branch.name).where(
-        col(Branch.id).in_({f.branch_id for f in forms}))).all()) if forms else {}
-    return [FeedbackFormPublic(**f.model_dump(), opinions=by_form.get(f.id or 0, []),
-                               branch_name=names.get(f.branch_id)) for f in forms], cursor
+    rows, cursor = keyset_rows(session, stmt, keys=[-_FORM.c.id],
+                               key_of=lambda r: [-r.id], page=page)
+    return items(FeedbackFormPublic, rows, session=session), cursor
 
 
 # ---------------------------------------------------------------- opinions
@@ -350,21 +377,24 @@ def _opinion_visible(actor: Actor) -> ColumnElement[bool]:
 
 def list_opinions(
     *, session: Session, actor: Actor, filters: OpinionFilters, page: PageParams
-) -> tuple[list[OpinionPublic], str | None]:
+) -> tuple[list[Item], str | None]:
+    """A page of the opinions the actor may see, filtered: `OpinionPublic` items (with the
+    branch's name) and the next page's cursor (None on the last). Raises Invalid (`cursor`)
+    for a cursor this list did not give."""
     stmt = (
-        select(Opinion, Branch.name)
-        .join(Branch, col(Branch.id) == Opinion.branch_id)
-        .where(col(Opinion.deleted_at).is_(None), _opinion_visible(actor))
+        select(*columns_of(OpinionPublic, _OPINION, branch_name=_BRANCH.c.name))
+        .join_from(_OPINION, _BRANCH, _BRANCH.c.id == _OPINION.c.branch_id)
+        .where(_OPINION.c.deleted_at.is_(None), _opinion_visible(actor))
     )
     stmt = where_equal(stmt, Opinion, filters,
                        ("campaign_id", "township_id", "branch_id", "theme", "suggestion_id"))
     if filters.consolidated is True:
-        stmt = stmt.where(col(Opinion.suggestion_id).is_not(None))
+        stmt = stmt.where(_OPINION.c.suggestion_id.is_not(None))
     elif filters.consolidated is False:
-        stmt = stmt.where(col(Opinion.suggestion_id).is_(None))
-    rows, cursor = keyset_page(session, stmt, keys=[col(Opinion.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return [_opinion_public(o, name) for o, name in rows], cursor
+        stmt = stmt.where(_OPINION.c.suggestion_id.is_(None))
+    rows, cursor = keyset_rows(session, stmt, keys=[_OPINION.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(OpinionPublic, rows), cursor
 
 
 def get_opinion(*, session: Session, actor: Actor, opinion_id: int) -> Opinion:
@@ -584,27 +614,41 @@ def suggestion_public(session: Session, s: Suggestion) -> SuggestionPublic:
     return SuggestionPublic(**s.model_dump(), opinion_ids=ids)
 
 
+_SUGGESTION: Table = Suggestion.__table__  # type: ignore[attr-defined]
+
+
+def _opinion_ids_of_page(session: Session, rows: Sequence[Any], _context: Any) -> Derive:
+    """`SuggestionPublic.opinion_ids` of a page: each suggestion's live opinions by id, one
+    query for the page."""
+    grouped: dict[int, list[int]] = {}
+    for oid, sid in session.connection().execute(
+            select(_OPINION.c.id, _OPINION.c.suggestion_id)
+            .where(_OPINION.c.suggestion_id.in_([row.id for row in rows]),
+                   _OPINION.c.deleted_at.is_(None))
+            .order_by(_OPINION.c.id)):
+        grouped.setdefault(sid, []).append(oid)
+    return lambda row: grouped.get(row.id, [])
+
+
+derive_page(SuggestionPublic, "opinion_ids", _opinion_ids_of_page)
+
+
 def list_suggestions(
     *, session: Session, actor: Actor, campaign_id: int | None, township_id: int | None,
     page: PageParams,
-) -> tuple[list[SuggestionPublic], str | None]:
-    stmt = select(Suggestion).where(col(Suggestion.deleted_at).is_(None),
-                                    suggestion_visible(actor))
+) -> tuple[list[Item], str | None]:
+    """A page of the suggestions the actor may see: `SuggestionPublic` items (with the ids of
+    their live opinions) and the next page's cursor (None on the last). Raises Invalid
+    (`cursor`) for a cursor this list did not give."""
+    stmt = select(*columns_of(SuggestionPublic, _SUGGESTION)).where(
+        _SUGGESTION.c.deleted_at.is_(None), suggestion_visible(actor))
     if campaign_id is not None:
-        stmt = stmt.where(Suggestion.campaign_id == campaign_id)
+        stmt = stmt.where(_SUGGESTION.c.campaign_id == campaign_id)
     if township_id is not None:
-        stmt = stmt.where(Suggestion.township_id == township_id)
-    rows, cursor = keyset_page(session, stmt, keys=[col(Suggestion.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    suggestions = [r[0] for r in rows]
-    grouped: dict[int, list[int]] = {}
-    if suggestions:
-        for oid, sid in session.execute(select(Opinion.id, Opinion.suggestion_id).where(
-            col(Opinion.suggestion_id).in_([s.id for s in suggestions]),
-            col(Opinion.deleted_at).is_(None)).order_by(Opinion.id)):
-            grouped.setdefault(sid, []).append(oid)
-    return [SuggestionPublic(**s.model_dump(), opinion_ids=grouped.get(s.id or 0, []))
-            for s in suggestions], cursor
+        stmt = stmt.where(_SUGGESTION.c.township_id == township_id)
+    rows, cursor = keyset_rows(session, stmt, keys=[_SUGGESTION.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(SuggestionPublic, rows, session=session), cursor
 
 
 # ---------------------------------------------------------------- statistics

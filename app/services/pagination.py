@@ -79,9 +79,13 @@ def keyset_rows(
     key_of: Callable[[Any], Sequence[Any]],
     page: PageParams,
 ) -> tuple[list[Any], str | None]:
-    """`keyset_page` for a statement of plain columns: run on the session's connection
-    (its transaction, after flushing what the session holds), no ORM on the way, answering
-    SQLAlchemy `Row`s."""
+    """Rows of `stmt` (plain columns) after the cursor, ordered by `keys` (ascending; the
+    last key must be unique), at most `page.limit`: run on the session's connection (its
+    transaction, after flushing what the session holds), no ORM on the way.
+
+    `key_of(row)` gives a row's values of `keys`. Answers SQLAlchemy `Row`s and the next
+    page's cursor, or None on the last page. Raises Invalid (`cursor`) for a cursor of
+    another shape."""
     session.flush()
     if page.cursor:
         stmt = _after(stmt, keys, page.cursor)
@@ -89,25 +93,3 @@ def keyset_rows(
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     return rows, encode_cursor(key_of(rows[-1])) if more and rows else None
-
-
-def keyset_page(
-    session: Session,
-    stmt: Select[Any],
-    *,
-    keys: Sequence[ColumnElement[Any]],
-    key_of: Callable[[Any], Sequence[Any]],
-    page: PageParams,
-) -> tuple[list[Any], str | None]:
-    """Rows after the cursor ordered by `keys` (ascending; the last key must be unique).
-
-    `key_of(row)` gives a row's values of `keys`. Answers the rows and the next page's
-    cursor, or None on the last page.
-    """
-    if page.cursor:
-        stmt = _after(stmt, keys, page.cursor)
-    rows = list(session.execute(stmt.order_by(*keys).limit(page.limit + 1)).all())
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    next_cursor = encode_cursor(key_of(rows[-1])) if more and rows else None
-    return rows, next_cursor

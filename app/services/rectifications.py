@@ -18,13 +18,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, select
 from sqlmodel import Session, col
 
 from app import clock
 from app.config import Settings
 from app.db import set_audit_reason
 from app.labels import label
+from app.listing import Derive, Item, columns_of, derive, derive_page, items
 from app.models.base import utcnow
 from app.models.branch import Branch
 from app.models.campaign import Campaign
@@ -55,6 +56,7 @@ from app.models.rectification import (
     RevisitUpdate,
     VisitCreate,
     VisitPublic,
+    liaisons_of,
 )
 from app.models.screening import Screening
 from app.models.task import Task, TaskStatus
@@ -68,7 +70,7 @@ from app.services.actors import (
 )
 from app.services.campaigns import check_campaign
 from app.services.errors import Conflict, Forbidden, Invalid
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 from app.services.records import apply_changes, check_version, get_visible, where_equal
 
 WHAT = "整顿转化"
@@ -136,14 +138,15 @@ def grade_for(total: Decimal, ratings: Sequence[Rating], settings: Settings) -> 
 
 
 def last_visits(
-    rect: Rectification, latest: dict[LiaisonRole, date], today: date, settings: Settings,
+    rect: Any, latest: dict[LiaisonRole, date], today: date, settings: Settings,
 ) -> list[LastVisit]:
-    """Each named liaison with a rhythm: its last visit, the day the next one is due by
-    (counted from the later of `designated_on` and the last visit), and whether it is missed.
-    Only a branch in rectification (designated or applied) can be overdue."""
+    """Each named liaison of `rect` (a `Rectification` or a row with its columns) with a
+    rhythm: its last visit, the day the next one is due by (counted from the later of
+    `designated_on` and the last visit), and whether it is missed. Only a branch in
+    rectification (designated or applied) can be overdue."""
     out = []
     in_progress = rect.status in IN_PROGRESS_STATUSES and rect.designated_on is not None
-    for item in rect.liaisons():
+    for item in liaisons_of(rect):
         rhythm = settings.liaison_rhythm_days.get(item.role.value)
         if rhythm is None:
             continue
@@ -239,39 +242,60 @@ def get_rectification(
                        "整顿转化记录不存在或无权查看", for_update=for_update)
 
 
-def public_many(
-    session: Session, rects: Sequence[Rectification], settings: Settings,
-    today: date | None = None,
-) -> list[RectificationPublic]:
-    """The API shape of `rects`, with names, last visits and flags read in a few queries."""
-    today = today or clock.today()
-    ids = [r.id for r in rects if r.id is not None]
-    latest = _latest_visits(session, ids)
-    repeat = _repeat_branches(session, {r.branch_id for r in rects})
-    names: dict[int, str] = dict(session.execute(select(Branch.id, Branch.name).where(
-        col(Branch.id).in_({r.branch_id for r in rects}))).all()) if rects else {}
-    towns: dict[int, str] = dict(session.execute(select(Township.id, Township.name).where(
-        col(Township.id).in_({r.township_id for r in rects}))).all()) if rects else {}
-    out = []
-    for r in rects:
-        visits = last_visits(r, latest.get(r.id or 0, {}), today, settings)
-        data = r.model_dump(exclude={"deleted_at"})
-        out.append(RectificationPublic(
-            **data, liaisons=r.liaisons(), last_visits=visits,
-            visit_overdue=any(v.overdue for v in visits),
-            target_overdue=bool(r.target_on and r.target_on < today
-                                and r.status in (S.proposed, *IN_PROGRESS_STATUSES)),
-            repeat_listed=r.branch_id in repeat and r.status in DESIGNATED_STATUSES,
-            branch_name=names.get(r.branch_id), township_name=towns.get(r.township_id),
-        ))
-    return out
+_RECT: Table = Rectification.__table__  # type: ignore[attr-defined]
+_BRANCH: Table = Branch.__table__  # type: ignore[attr-defined]
+_TOWNSHIP: Table = Township.__table__  # type: ignore[attr-defined]
+# the liaisons' columns, selected beside `RectificationPublic`'s for its `liaisons`
+_LIAISON_COLUMNS = [_RECT.c[f"{role.value}_{part}"] for role in LiaisonRole
+                    for part in ("name", "post") if f"{role.value}_{part}" in _RECT.c]
+
+
+def _public_stmt() -> Select[Any]:
+    """Live rectifications as `RectificationPublic` columns (with the township's and the
+    branch's names), then the liaisons' columns."""
+    return (
+        select(*columns_of(RectificationPublic, _RECT, township_name=_TOWNSHIP.c.name,
+                           branch_name=_BRANCH.c.name), *_LIAISON_COLUMNS)
+        .select_from(_RECT)
+        .outerjoin(_TOWNSHIP, _TOWNSHIP.c.id == _RECT.c.township_id)
+        .outerjoin(_BRANCH, _BRANCH.c.id == _RECT.c.branch_id)
+        .where(_RECT.c.deleted_at.is_(None))
+    )
+
+
+def _progress_of_page(session: Session, rows: Sequence[Any], context: Any) -> Derive:
+    """`target_overdue`, `last_visits`, `visit_overdue` and `repeat_listed` of a page of
+    rectifications, by `context` (settings, today): the latest visits and the repeat-listed
+    branches looked up once for the page."""
+    settings, today = context
+    latest = _latest_visits(session, [row.id for row in rows])
+    repeat = _repeat_branches(session, {row.branch_id for row in rows})
+
+    def of(row: Any) -> tuple[bool, list[LastVisit], bool, bool]:
+        visits = last_visits(row, latest.get(row.id, {}), today, settings)
+        return (bool(row.target_on and row.target_on < today
+                     and row.status in (S.proposed, *IN_PROGRESS_STATUSES)),
+                visits, any(v.overdue for v in visits),
+                row.branch_id in repeat and row.status in DESIGNATED_STATUSES)
+    return of
+
+
+derive(RectificationPublic, "liaisons", lambda _selected: liaisons_of)
+derive_page(RectificationPublic,
+            ("target_overdue", "last_visits", "visit_overdue", "repeat_listed"),
+            _progress_of_page)
 
 
 def rectification_public(
     session: Session, rect: Rectification, settings: Settings, today: date | None = None,
 ) -> RectificationPublic:
-    """One rectification in its API shape."""
-    return public_many(session, [rect], settings, today)[0]
+    """One rectification in its API shape (the list's item of it), by `today` (default the
+    clock's)."""
+    session.flush()
+    row = session.connection().execute(_public_stmt().where(_RECT.c.id == rect.id)).one()
+    item = items(RectificationPublic, [row], session=session,
+                 context=(settings, today or clock.today()))[0]
+    return RectificationPublic.model_validate(item)
 
 
 @dataclass(frozen=True)
@@ -285,15 +309,18 @@ class RectificationFilters:
 def list_rectifications(
     *, session: Session, actor: Actor, settings: Settings, filters: RectificationFilters,
     page: PageParams,
-) -> tuple[list[RectificationPublic], str | None]:
-    """Visible rectifications in id order, filtered."""
-    stmt = select(Rectification).where(col(Rectification.deleted_at).is_(None),
-                                       _visible(actor))
+) -> tuple[list[Item], str | None]:
+    """Visible rectifications in id order, filtered: `RectificationPublic` items (liaisons,
+    last visits and flags by today's date and `settings`' rhythms) and the next page's
+    cursor (None on the last). Raises Invalid (`cursor`) for a cursor this list did not
+    give."""
+    stmt = _public_stmt().where(_visible(actor))
     stmt = where_equal(stmt, Rectification, filters,
                        ("campaign_id", "township_id", "branch_id", "status"))
-    rows, cursor = keyset_page(session, stmt, keys=[col(Rectification.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return public_many(session, [r[0] for r in rows], settings), cursor
+    rows, cursor = keyset_rows(session, stmt, keys=[_RECT.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(RectificationPublic, rows, session=session,
+                 context=(settings, clock.today())), cursor
 
 
 # ---------------------------------------------------------------- who may do what
@@ -690,21 +717,49 @@ def get_acceptance(*, session: Session, actor: Actor, acceptance_id: int) -> Acc
                        "验收记录不存在或无权查看")
 
 
+_ACCEPTANCE: Table = Acceptance.__table__  # type: ignore[attr-defined]
+
+
+def _scores_of_rows(selected: Sequence[str]) -> Derive:
+    """`AcceptancePublic.item_scores` from the stored scores."""
+    at = selected.index("item_scores")
+    return lambda row: [ItemScore.model_validate(score) for score in row[at]]
+
+
+def _ratings_of_rows(selected: Sequence[str]) -> Derive:
+    """`AcceptancePublic.ratings` from the stored ratings."""
+    at = selected.index("ratings")
+    return lambda row: [Rating.model_validate(rating) for rating in row[at]]
+
+
+def _share_of_rows(selected: Sequence[str]) -> Derive:
+    """`AcceptancePublic.dissatisfied_share` from the stored ratings."""
+    ratings = _ratings_of_rows(selected)
+    return lambda row: dissatisfied_share(ratings(row))
+
+
+derive(AcceptancePublic, "item_scores", _scores_of_rows)
+derive(AcceptancePublic, "ratings", _ratings_of_rows)
+derive(AcceptancePublic, "dissatisfied_share", _share_of_rows)
+
+
 def list_acceptances(
     *, session: Session, actor: Actor, rectification_id: int | None, campaign_id: int | None,
     page: PageParams,
-) -> tuple[list[AcceptancePublic], str | None]:
-    """Visible acceptances in id order."""
-    stmt = select(Acceptance).where(
-        col(Acceptance.deleted_at).is_(None),
+) -> tuple[list[Item], str | None]:
+    """Visible acceptances in id order: `AcceptancePublic` items (scores, ratings and the
+    dissatisfied share) and the next page's cursor (None on the last). Raises Invalid
+    (`cursor`) for a cursor this list did not give."""
+    stmt = select(*columns_of(AcceptancePublic, _ACCEPTANCE)).where(
+        _ACCEPTANCE.c.deleted_at.is_(None),
         record_visible(actor, col(Acceptance.township_id), col(Acceptance.branch_id)))
     if rectification_id is not None:
-        stmt = stmt.where(Acceptance.rectification_id == rectification_id)
+        stmt = stmt.where(_ACCEPTANCE.c.rectification_id == rectification_id)
     if campaign_id is not None:
-        stmt = stmt.where(Acceptance.campaign_id == campaign_id)
-    rows, cursor = keyset_page(session, stmt, keys=[col(Acceptance.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    return [acceptance_public(r[0]) for r in rows], cursor
+        stmt = stmt.where(_ACCEPTANCE.c.campaign_id == campaign_id)
+    rows, cursor = keyset_rows(session, stmt, keys=[_ACCEPTANCE.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(AcceptancePublic, rows), cursor
 
 
 # ---------------------------------------------------------------- revisits
@@ -785,22 +840,30 @@ class RevisitFilters:
     due: bool | None = None
 
 
+_REVISIT: Table = Revisit.__table__  # type: ignore[attr-defined]
+
+
 def list_revisits(
     *, session: Session, actor: Actor, filters: RevisitFilters, page: PageParams,
     today: date | None = None,
-) -> tuple[list[RevisitPublic], str | None]:
-    """Visible revisits by due date; `due=true` lists those not done whose day has come."""
+) -> tuple[list[Item], str | None]:
+    """Visible revisits by due date (then id): `RevisitPublic` items (the branch's name,
+    `due` by `today`, default the clock's, as its SQL condition) and the next page's cursor
+    (None on the last); `due=true` lists those not done whose day has come. Raises Invalid
+    (`cursor`) for a cursor this list did not give."""
     today = today or clock.today()
-    stmt = (select(Revisit, Branch.name).join(Branch, col(Branch.id) == Revisit.branch_id)
-            .where(col(Revisit.deleted_at).is_(None),
+    due = and_(_REVISIT.c.done_on.is_(None), _REVISIT.c.due_on <= today)
+    stmt = (select(*columns_of(RevisitPublic, _REVISIT, branch_name=_BRANCH.c.name, due=due))
+            .join_from(_REVISIT, _BRANCH, _BRANCH.c.id == _REVISIT.c.branch_id)
+            .where(_REVISIT.c.deleted_at.is_(None),
                    record_visible(actor, col(Revisit.township_id), col(Revisit.branch_id))))
     stmt = where_equal(stmt, Revisit, filters, ("campaign_id", "township_id",
                                                 "rectification_id"))
     if filters.due is True:
-        stmt = stmt.where(col(Revisit.done_on).is_(None), Revisit.due_on <= today)
-    rows, cursor = keyset_page(session, stmt, keys=[col(Revisit.due_on), col(Revisit.id)],
-                               key_of=lambda r: [r[0].due_on.isoformat(), r[0].id], page=page)
-    return [revisit_public(r, name, today) for r, name in rows], cursor
+        stmt = stmt.where(due)
+    rows, cursor = keyset_rows(session, stmt, keys=[_REVISIT.c.due_on, _REVISIT.c.id],
+                               key_of=lambda r: [r.due_on.isoformat(), r.id], page=page)
+    return items(RevisitPublic, rows), cursor
 
 
 # ---------------------------------------------------------------- the page's other parts

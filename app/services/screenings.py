@@ -1,13 +1,15 @@
 """Screenings (排查摸底): records, the weak-and-lax mark, problems from hits, progress."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, exists, func, select, true
+from sqlalchemy import ColumnElement, Select, String, Table, cast, exists, func, select, true
 from sqlmodel import Session, col
 
 from app import clock
+from app.listing import Derive, Item, columns_of, derive, derive_page, items
 from app.models.branch import Branch, BranchKind
 from app.models.campaign import Campaign, CampaignStatus, Criterion, CriterionKind
 from app.models.problem import ProblemCreate, ProblemSource
@@ -27,7 +29,7 @@ from app.services.actors import Actor, branch_visible, record_visible, require_t
 from app.services.branches import get_branch
 from app.services.campaigns import campaign_criteria, check_campaign, get_campaign
 from app.services.errors import Conflict, Invalid, NotFound
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 from app.services.problems import create_problem
 from app.services.records import (
     apply_changes,
@@ -242,6 +244,19 @@ def get_screening(*, session: Session, actor: Actor, screening_id: int) -> Scree
                        "排查记录不存在或无权查看")
 
 
+def _results_public(raw: list[dict[str, Any]],
+                    labels: dict[str, Criterion]) -> list[ResultPublic]:
+    """A screening's stored results with their criteria's labels (a criterion no longer in
+    the campaign counts as retired, labelled by its code)."""
+    return [
+        ResultPublic(code=r["code"], label=labels[r["code"]].label if r["code"] in labels
+                     else r["code"], hit=r.get("hit", False), note=r.get("note"),
+                     retired=labels[r["code"]].retired if r["code"] in labels else True,
+                     problem_id=r.get("problem_id"))
+        for r in raw
+    ]
+
+
 def screening_public(
     session: Session, s: Screening, *, labels: dict[str, Criterion] | None = None,
     branch_name: str | None = None, due: date | None = None,
@@ -254,16 +269,9 @@ def screening_public(
     if due is None:
         campaign = session.get(Campaign, s.campaign_id)
         due = campaign.screening_due if campaign else None
-    results = [
-        ResultPublic(code=r["code"], label=labels[r["code"]].label if r["code"] in labels
-                     else r["code"], hit=r.get("hit", False), note=r.get("note"),
-                     retired=labels[r["code"]].retired if r["code"] in labels else True,
-                     problem_id=r.get("problem_id"))
-        for r in s.results
-    ]
     return ScreeningPublic(
-        **s.model_dump(exclude={"results"}), results=results, branch_name=branch_name,
-        late=bool(due and s.screened_on > due),
+        **s.model_dump(exclude={"results"}), results=_results_public(s.results, labels),
+        branch_name=branch_name, late=bool(due and s.screened_on > due),
     )
 
 
@@ -275,28 +283,48 @@ class ScreeningFilters:
     conclusion: Conclusion | None = None
 
 
+_SCREENING: Table = Screening.__table__  # type: ignore[attr-defined]
+_BRANCH: Table = Branch.__table__  # type: ignore[attr-defined]
+_CAMPAIGN: Table = Campaign.__table__  # type: ignore[attr-defined]
+
+
+def _results_of_page(session: Session, rows: Sequence[Any], _context: Any) -> Derive:
+    """`ScreeningPublic.results` of a page: each campaign's criteria looked up once."""
+    labels = {campaign_id: {c.code: c for c in campaign_criteria(session, campaign_id)}
+              for campaign_id in {row.campaign_id for row in rows}}
+    return lambda row: _results_public(row.results, labels[row.campaign_id])
+
+
+def _late_of_rows(selected: Sequence[str]) -> Derive:
+    """`ScreeningPublic.late`: screened after the campaign's `screening_due` (selected beside
+    the columns), never when it has none."""
+    on: int = selected.index("screened_on")
+    due: int = selected.index("screening_due")
+    return lambda row: bool(row[due] and row[on] > row[due])
+
+
+derive_page(ScreeningPublic, "results", _results_of_page)
+derive(ScreeningPublic, "late", _late_of_rows)
+
+
 def list_screenings(
     *, session: Session, actor: Actor, filters: ScreeningFilters, page: PageParams
-) -> tuple[list[ScreeningPublic], str | None]:
+) -> tuple[list[Item], str | None]:
+    """A page of the screenings the actor may see, filtered: `ScreeningPublic` items (results
+    labelled by their criteria, the branch's name, `late`) and the next page's cursor (None
+    on the last). Raises Invalid (`cursor`) for a cursor this list did not give."""
     stmt = (
-        select(Screening, Branch.name, Campaign.screening_due)
-        .join(Branch, col(Branch.id) == Screening.branch_id)
-        .join(Campaign, col(Campaign.id) == Screening.campaign_id)
-        .where(col(Screening.deleted_at).is_(None), _visible(actor))
+        select(*columns_of(ScreeningPublic, _SCREENING, branch_name=_BRANCH.c.name),
+               _CAMPAIGN.c.screening_due)
+        .join_from(_SCREENING, _BRANCH, _BRANCH.c.id == _SCREENING.c.branch_id)
+        .join(_CAMPAIGN, _CAMPAIGN.c.id == _SCREENING.c.campaign_id)
+        .where(_SCREENING.c.deleted_at.is_(None), _visible(actor))
     )
     stmt = where_equal(stmt, Screening, filters,
                        ("campaign_id", "branch_id", "township_id", "conclusion"))
-    rows, cursor = keyset_page(session, stmt, keys=[col(Screening.id)],
-                               key_of=lambda r: [r[0].id], page=page)
-    labels_by_campaign: dict[int, dict[str, Criterion]] = {}
-    out = []
-    for s, name, due in rows:
-        if s.campaign_id not in labels_by_campaign:
-            labels_by_campaign[s.campaign_id] = {
-                c.code: c for c in campaign_criteria(session, s.campaign_id)}
-        out.append(screening_public(session, s, labels=labels_by_campaign[s.campaign_id],
-                                    branch_name=name, due=due))
-    return out, cursor
+    rows, cursor = keyset_rows(session, stmt, keys=[_SCREENING.c.id],
+                               key_of=lambda r: [r.id], page=page)
+    return items(ScreeningPublic, rows, session=session), cursor
 
 
 def hits_to_problems(

@@ -17,13 +17,25 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    not_,
+    select,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from app import clock
 from app.db import set_audit_action, set_audit_reason
 from app.labels import label
+from app.listing import Derive, Item, columns_of, derive_page, items
 from app.models.audit import AuditEvent
 from app.models.base import utcnow
 from app.models.branch import Branch
@@ -48,7 +60,7 @@ from app.services.deadlines import DeadlineBucket, deadline_condition
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.evidence import StoredFile, store_upload
 from app.services.notifications import notify_task_event, urge_entries
-from app.services.pagination import PageParams, keyset_page
+from app.services.pagination import PageParams, keyset_rows
 from app.services.records import (
     apply_changes,
     check_branch_in,
@@ -102,14 +114,15 @@ class TaskFilters:
     deadline: DeadlineBucket | None = None
 
 
-def filtered_tasks(actor: Actor, filters: TaskFilters, today: date | None = None) -> Any:
-    """The SELECT of the visible, live tasks matching `filters` (with branch and problem)."""
-    stmt = (
-        select(Task, Branch.name, Problem.description, Problem.category, Problem.branch_id)
-        .join(Problem, col(Problem.id) == Task.problem_id)
-        .outerjoin(Branch, col(Branch.id) == Task.branch_id)
-        .where(col(Task.deleted_at).is_(None), _visible(actor))
-    )
+_TASK: Table = Task.__table__  # type: ignore[attr-defined]
+_PROBLEM: Table = Problem.__table__  # type: ignore[attr-defined]
+_BRANCH: Table = Branch.__table__  # type: ignore[attr-defined]
+
+
+def _where_filters(stmt: Any, actor: Actor, filters: TaskFilters, today: date | None) -> Any:
+    """`stmt` (over task, problem and branch) narrowed to the visible, live tasks matching
+    `filters`."""
+    stmt = stmt.where(col(Task.deleted_at).is_(None), _visible(actor))
     stmt = where_equal(stmt, Task, filters,
                        ("status", "branch_id", "township_id", "problem_id", "campaign_id"))
     if filters.due_before is not None:
@@ -121,6 +134,31 @@ def filtered_tasks(actor: Actor, filters: TaskFilters, today: date | None = None
     elif filters.overdue is False:
         stmt = stmt.where(not_(overdue_condition(today)))
     return stmt
+
+
+def filtered_tasks(actor: Actor, filters: TaskFilters, today: date | None = None) -> Any:
+    """The SELECT of the visible, live tasks matching `filters` (with branch and problem)."""
+    stmt = (
+        select(Task, Branch.name, Problem.description, Problem.category, Problem.branch_id)
+        .join(Problem, col(Problem.id) == Task.problem_id)
+        .outerjoin(Branch, col(Branch.id) == Task.branch_id)
+    )
+    return _where_filters(stmt, actor, filters, today)
+
+
+def _public_stmt(today: date) -> Select[Any]:
+    """Tasks as `TaskPublic` columns: the task's, `overdue` by `today` (its SQL condition),
+    the branch's name and the problem's description, category and branch; `returned` and
+    `duplicate_evidence` come per page (`_returned_of_page`, `_duplicates_of_page`)."""
+    return (
+        select(*columns_of(TaskPublic, _TASK, overdue=overdue_condition(today),
+                           branch_name=_BRANCH.c.name,
+                           problem_description=_PROBLEM.c.description,
+                           problem_category=_PROBLEM.c.category,
+                           problem_branch_id=_PROBLEM.c.branch_id))
+        .join_from(_TASK, _PROBLEM, _PROBLEM.c.id == _TASK.c.problem_id)
+        .outerjoin(_BRANCH, _BRANCH.c.id == _TASK.c.branch_id)
+    )
 
 
 def duplicate_evidence(
@@ -155,9 +193,10 @@ def duplicate_evidence(
     return {t: list(v.values()) for t, v in found.items()}
 
 
-def returned_tasks(session: Session, tasks: Sequence[Task]) -> set[int]:
-    """Of `tasks`, those in progress because the last move into `in_progress` was a reject
-    (已退回), not a start or a reopen."""
+def returned_tasks(session: Session, tasks: Sequence[Any]) -> set[int]:
+    """Of `tasks` (`Task`s, or rows with their `id`, `status` and `status_note`), the ids of
+    those in progress because the last move into `in_progress` was a reject (已退回), not a
+    start or a reopen."""
     ids = [t.id for t in tasks if t.status == TaskStatus.in_progress and t.status_note]
     if not ids:
         return set()
@@ -172,38 +211,45 @@ def returned_tasks(session: Session, tasks: Sequence[Task]) -> set[int]:
     return {i for i, action in last.items() if action == "reject"}
 
 
-def _to_public(row: Any, duplicates: dict[int, list[DuplicateEvidence]], today: date,
-               returned: set[int]) -> TaskPublic:
-    task, branch_name, problem_description, problem_category, problem_branch_id = row
-    return TaskPublic(
-        **task.model_dump(), overdue=is_overdue(task, today), branch_name=branch_name,
-        problem_description=problem_description, problem_category=problem_category,
-        problem_branch_id=problem_branch_id,
-        duplicate_evidence=duplicates.get(task.id, []), returned=task.id in returned,
-    )
+def _returned_of_page(session: Session, rows: Sequence[Any], _actor: Any) -> Derive:
+    """`TaskPublic.returned` of a page's rows: one query for the page."""
+    returned = returned_tasks(session, rows)
+    return lambda row: row.id in returned
+
+
+def _duplicates_of_page(session: Session, rows: Sequence[Any], actor: Any) -> Derive:
+    """`TaskPublic.duplicate_evidence` of a page's rows as `actor` may read them (None: no
+    other task named): one query for the page."""
+    found = duplicate_evidence(session, [row.id for row in rows], actor)
+    return lambda row: found.get(row.id, [])
+
+
+derive_page(TaskPublic, "returned", _returned_of_page)
+derive_page(TaskPublic, "duplicate_evidence", _duplicates_of_page)
 
 
 def list_tasks(
     *, session: Session, actor: Actor, filters: TaskFilters, page: PageParams,
     order: str = "id", today: date | None = None,
-) -> tuple[list[TaskPublic], str | None]:
-    """A page of tasks; `order="due"` sorts by due date (then id)."""
+) -> tuple[list[Item], str | None]:
+    """A page of tasks the actor may see, filtered: `TaskPublic` items (`overdue` by `today`,
+    default the clock's) and the next page's cursor (None on the last). `order="due"` sorts
+    by due date (then id), else by id. Raises Invalid (`cursor`) for a cursor this list and
+    order did not give."""
     today = today or clock.today()
-    stmt = filtered_tasks(actor, filters, today)
+    stmt = _where_filters(_public_stmt(today), actor, filters, today)
     if order == "due":
-        keys = [col(Task.due_on), col(Task.id)]
+        keys = [_TASK.c.due_on, _TASK.c.id]
 
         def key_of(r: Any) -> list[Any]:
-            return [r[0].due_on.isoformat(), r[0].id]
+            return [r.due_on.isoformat(), r.id]
     else:
-        keys = [col(Task.id)]
+        keys = [_TASK.c.id]
 
         def key_of(r: Any) -> list[Any]:
-            return [r[0].id]
-    rows, cursor = keyset_page(session, stmt, keys=keys, key_of=key_of, page=page)
-    duplicates = duplicate_evidence(session, [r[0].id for r in rows], actor)
-    returned = returned_tasks(session, [r[0] for r in rows])
-    return [_to_public(r, duplicates, today, returned) for r in rows], cursor
+            return [r.id]
+    rows, cursor = keyset_rows(session, stmt, keys=keys, key_of=key_of, page=page)
+    return items(TaskPublic, rows, session=session, context=actor), cursor
 
 
 def get_task(*, session: Session, actor: Actor, task_id: int, for_update: bool = False) -> Task:
@@ -214,16 +260,12 @@ def get_task(*, session: Session, actor: Actor, task_id: int, for_update: bool =
 
 
 def task_public(session: Session, task: Task, actor: Actor | None = None) -> TaskPublic:
-    """The task as answered to `actor` (without one, no other task is named)."""
-    today = clock.today()
-    row = session.execute(
-        select(Task, Branch.name, Problem.description, Problem.category, Problem.branch_id)
-        .join(Problem, col(Problem.id) == Task.problem_id)
-        .outerjoin(Branch, col(Branch.id) == Task.branch_id)
-        .where(Task.id == task.id)
-    ).one()
-    return _to_public(row, duplicate_evidence(session, [task.id], actor), today,
-                      returned_tasks(session, [task]))
+    """The task as answered to `actor` (without one, no other task is named): the list's
+    item of it."""
+    session.flush()
+    row = session.connection().execute(
+        _public_stmt(clock.today()).where(_TASK.c.id == task.id)).one()
+    return TaskPublic.model_validate(items(TaskPublic, [row], session=session, context=actor)[0])
 
 
 def status_counts(*, session: Session, actor: Actor, filters: TaskFilters) -> dict[str, int]:

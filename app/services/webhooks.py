@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import httpx
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, Table, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -41,6 +41,7 @@ from app import clock
 from app.config import Settings
 from app.db import new_session, transaction
 from app.labels import label
+from app.listing import Item, columns_of, items
 from app.models.base import utcnow
 from app.models.branch import Branch
 from app.models.change import Change
@@ -314,19 +315,26 @@ def webhook_public(webhook: Webhook) -> WebhookPublic:
         {**webhook.model_dump(), "has_secret": bool(webhook.secret)})
 
 
+_DELIVERY: Table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+
+
 def list_deliveries(*, session: Session, webhook: Webhook, page: PageParams
-                    ) -> tuple[list[WebhookDeliveryPublic], str | None]:
-    """The webhook's delivery log, newest first."""
-    stmt = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
+                    ) -> tuple[list[Item], str | None]:
+    """The webhook's delivery log, newest first: `WebhookDeliveryPublic` items and the next
+    page's cursor (the last id shown; None on the last page). Raises Invalid (`cursor`) for
+    a cursor this list did not give."""
+    stmt = select(*columns_of(WebhookDeliveryPublic, _DELIVERY)).where(
+        _DELIVERY.c.webhook_id == webhook.id)
     if page.cursor:
-        (before,) = decode_cursor(page.cursor, 1, [col(WebhookDelivery.id)])
-        stmt = stmt.where(col(WebhookDelivery.id) < before)
-    rows = list(session.scalars(
-        stmt.order_by(col(WebhookDelivery.id).desc()).limit(page.limit + 1)))
+        (before,) = decode_cursor(page.cursor, 1, [_DELIVERY.c.id])
+        stmt = stmt.where(_DELIVERY.c.id < before)
+    session.flush()
+    rows = list(session.connection().execute(
+        stmt.order_by(_DELIVERY.c.id.desc()).limit(page.limit + 1)).all())
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     cursor = encode_cursor([rows[-1].id]) if more and rows else None
-    return [WebhookDeliveryPublic.model_validate(d, from_attributes=True) for d in rows], cursor
+    return items(WebhookDeliveryPublic, rows), cursor
 
 
 def send_test(*, session: Session, settings: Settings, webhook: Webhook,

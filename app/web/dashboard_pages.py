@@ -4,9 +4,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from app.api.deps import CurrentActor, SessionDep, SettingsDep
-from app.api.represent import Page
 from app.api.routing import TransactionRoute
-from app.models.activity import ActivityKind, ActivityPublic
+from app.listing import ItemsPage
+from app.models.activity import ActivityKind
 from app.models.user import Role
 from app.services import activities as activity_svc
 from app.services import townships as township_svc
@@ -57,7 +57,7 @@ def activities_page(request: Request, session: SessionDep, actor: CurrentActor) 
     )
     branches = branch_choices(session=session, actor=actor)
     return render(request, "pages/activities.html", actor, campaign=campaign,
-                  data=Page[ActivityPublic](items=items, next_cursor=cursor),
+                  data=ItemsPage(items, cursor),
                   kinds=list(ActivityKind), branches=branches,
                   townships=township_svc.all_townships(session=session, actor=actor),
                   may_write=actor.role in (Role.county_admin, Role.township_staff))

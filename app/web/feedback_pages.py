@@ -8,16 +8,14 @@ from fastapi.responses import HTMLResponse
 
 from app import assets
 from app.api.deps import CurrentActor, SessionDep
-from app.api.represent import Page, with_cursor
+from app.api.represent import with_cursor
 from app.api.routing import TransactionRoute
+from app.listing import ItemsPage
 from app.models.branch import Branch
 from app.models.feedback import (
     FeedbackForm,
-    FeedbackFormPublic,
-    OpinionPublic,
     RespondentKind,
     Satisfaction,
-    SuggestionPublic,
     Theme,
 )
 from app.models.user import Role
@@ -77,7 +75,7 @@ def feedback_page(request: Request, session: SessionDep, actor: CurrentActor,
     return render(
         request, "pages/feedback.html", actor, campaign=campaign, stats=stats,
         branches=branch_choices(session=session, actor=actor), issued=issued,
-        data=Page[FeedbackFormPublic](items=forms, next_cursor=next_cursor),
+        data=ItemsPage(forms, next_cursor),
         next_page=with_cursor(request, "/feedback", next_cursor),
         first_page=f"/feedback?branch_id={branch_id}" if branch_id else "/feedback",
         branch_id=branch_id, paged=cursor is not None,
@@ -175,9 +173,9 @@ def consolidate_page(request: Request, session: SessionDep, actor: CurrentActor,
                                           township_id=None, page=PageParams(limit=MAX_LIMIT))
     return render(
         request, "pages/feedback_consolidate.html", actor, campaign=campaign,
-        opinions=Page[OpinionPublic](items=opinions, next_cursor=cursor),
+        opinions=ItemsPage(opinions, cursor),
         more_url=with_cursor(request, "/api/v1/opinions", cursor),
-        suggestions=Page[SuggestionPublic](items=suggestions, next_cursor=None),
+        suggestions=ItemsPage(suggestions, None),
         themes=list(Theme), theme=theme, branch_id=branch_id,
         branches=branch_choices(session=session, actor=actor),
         criteria=campaign_svc.campaign_criteria(session, cid),

@@ -8,12 +8,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app import clock
 from app.api.deps import CurrentActor, SessionDep, SettingsDep
-from app.api.represent import Page, with_cursor
+from app.api.represent import with_cursor
 from app.api.routing import TransactionRoute
 from app.api.tasks import TaskDep, task_page_context
 from app.listing import ItemsPage
 from app.models.problem import ProblemSource
-from app.models.task import TaskPublic, TaskStatus
+from app.models.task import TaskStatus
 from app.models.user import Role
 from app.services import campaigns as campaign_svc
 from app.services import problems as problem_svc
@@ -85,7 +85,7 @@ def problem_page(request: Request, session: SessionDep, actor: CurrentActor,
     return render(
         request, "pages/problem.html", actor,
         problem=problem_svc.problem_public(session, problem),
-        data=Page[TaskPublic](items=items, next_cursor=None),
+        data=ItemsPage(items, None),
         may_write=_may_write(actor) and actor.township_id in (None, problem.township_id),
         branches=branch_choices(session=session, actor=actor, township_id=problem.township_id),
         category_labels=_category_labels(session, problem.campaign_id), today=clock.today(),
@@ -119,7 +119,7 @@ def tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
             query.update(status=column.value, order="due", limit=BOARD_PAGE,
                          cursor=next_cursor)
             more_url = f"/api/v1/tasks?{urlencode(query)}"
-        columns.append((column.value, Page[TaskPublic](items=items, next_cursor=next_cursor),
+        columns.append((column.value, ItemsPage(items, next_cursor),
                         more_url))
     return render(request, "pages/tasks.html", actor, mine=False, columns=columns, status=status,
                   counts=task_svc.status_counts(session=session, actor=actor, filters=filters),
@@ -141,7 +141,7 @@ def my_tasks_page(request: Request, session: SessionDep, actor: CurrentActor,
                                    page=PageParams(limit=MAX_LIMIT), order="due")
     items.sort(key=lambda t: (not t.overdue, t.status == TaskStatus.verified, t.due_on, t.id))
     return render(request, "pages/tasks.html", actor, mine=True, status=status,
-                  overdue=overdue, data=Page[TaskPublic](items=items, next_cursor=None))
+                  overdue=overdue, data=ItemsPage(items, None))
 
 
 @router.get("/tasks/{task_id}")

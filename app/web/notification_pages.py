@@ -4,10 +4,9 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.api.deps import CurrentActor, SessionDep
-from app.api.represent import Page
 from app.api.routing import TransactionRoute
 from app.listing import ItemsPage
-from app.models.webhook import WebhookDeliveryPublic, WebhookFormat
+from app.models.webhook import WebhookFormat
 from app.services import notifications as svc
 from app.services import townships as township_svc
 from app.services import webhooks as webhook_svc
@@ -73,5 +72,5 @@ def webhook_page(request: Request, session: SessionDep, actor: CurrentActor,
                                                      page=PageParams(limit=50))
     more = f"/api/v1/webhooks/{webhook.id}/deliveries?cursor={cursor}" if cursor else None
     return render(request, "pages/webhook.html", actor, w=webhook_svc.webhook_public(webhook),
-                  data=Page[WebhookDeliveryPublic](items=deliveries, next_cursor=cursor),
+                  data=ItemsPage(deliveries, cursor),
                   more_url=more, **_form_choices(session, actor))

@@ -11,11 +11,11 @@ from app import clock
 from app.api.deps import CurrentActor, SessionDep, SettingsDep
 from app.api.rectifications import RectificationDep, rectification_context
 from app.api.routing import TransactionRoute
+from app.listing import Item
 from app.models.rectification import (
     LiaisonRole,
     RatingDimension,
     RectificationStatus,
-    RevisitPublic,
     WeakType,
 )
 from app.models.user import Role
@@ -39,7 +39,7 @@ def board(request: Request, session: SessionDep, actor: CurrentActor, settings: 
     campaign = latest_active(session=session)
     township_id = township_id or actor.township_id
     columns = []
-    revisits: list[RevisitPublic] = []
+    revisits: list[Item] = []
     if campaign is not None:
         revisits, _ = svc.list_revisits(
             session=session, actor=actor, page=PageParams(limit=MAX_LIMIT),

@@ -25,7 +25,7 @@ from app.db import make_engine, transaction
 from app.models.notification import Notification
 from app.models.township import Township
 from app.models.user import Role
-from app.models.webhook import Webhook, WebhookCreate, WebhookDelivery
+from app.models.webhook import Webhook, WebhookCreate, WebhookDelivery, WebhookDeliveryPublic
 from app.services import webhooks as svc
 from app.services.actors import SYSTEM
 from tests.factories import (
@@ -401,6 +401,25 @@ def test_webhooks_are_for_the_county_admin(
     assert staff.get("/webhooks").status_code == 403
     assert admin.delete(f"{API}/webhooks/{hook['id']}").status_code == 204
     assert_problem(admin.get(f"{API}/webhooks/{hook['id']}"), 404)
+
+
+def test_delivery_log_pages_newest_first(
+    engine: Engine, login: Any, world: Any, receivers: Callable[..., Receiver]
+) -> None:
+    receiver = receivers()
+    admin = login("admin")
+    hook = admin.post(f"{API}/webhooks", json={"url": receiver.url, "secret": "k",
+                                               "types": ["task"], "format": "json"}).json()
+    sent = [admin.post(f"{API}/webhooks/{hook['id']}/test").json()["id"] for _ in range(3)]
+    first = admin.get(f"{API}/webhooks/{hook['id']}/deliveries?limit=2").json()
+    assert [d["id"] for d in first["items"]] == sent[::-1][:2]
+    assert list(first["items"][0]) == list(WebhookDeliveryPublic.model_fields)
+    rest = admin.get(f"{API}/webhooks/{hook['id']}/deliveries?limit=2"
+                     f"&cursor={first['next_cursor']}").json()
+    assert [d["id"] for d in rest["items"]] == sent[:1] and rest["next_cursor"] is None
+    fragment = admin.get(f"{API}/webhooks/{hook['id']}/deliveries?limit=2",
+                         headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "已送达" in fragment.text
 
 
 def test_form_sends_types_as_text_and_blank_secret_keeps_the_old_one(
