@@ -124,7 +124,32 @@ def _guard(node: Any) -> Any:
         return _wrapped(out, "before", typed_number)
     if kind == "datetime":
         return _wrapped(out, "after", aware_utc)
+    if kind == "model" and out.get("custom_init"):
+        inner = out.get("schema")
+        while isinstance(inner, dict) and inner.get("type") != "model-fields":
+            inner = inner.get("schema")  # through the model's own before/after validators
+        if isinstance(inner, dict) and isinstance(inner.get("fields"), dict):
+            # the definition's name moves to the wrapper, so OpenAPI keeps its `$ref`s
+            ref = out.pop("ref", None)
+            wrapper = _wrapped(out, "before", _only_keys(frozenset(inner["fields"])))
+            if ref is not None:
+                wrapper["ref"] = ref  # type: ignore[index]
+            return wrapper
     return out
+
+
+def _only_keys(fields: frozenset[str]) -> Any:
+    """A body's object without the keys that name no field. A model with its own
+    `__init__` (every SQLModel) is built by calling the class with the object's keys, so
+    an unknown key named `cls` would reach `SQLModel.__new__(cls, ...)` as a second `cls`
+    (a TypeError, a 500); pydantic ignores unknown keys anyway."""
+
+    def known(value: Any) -> Any:
+        if isinstance(value, dict) and not fields.issuperset(value):
+            return {k: v for k, v in value.items() if k in fields}
+        return value
+
+    return known
 
 
 def _model_classes(node: Any) -> set[type]:

@@ -229,6 +229,21 @@ def test_a_request_id_that_is_not_utf8_is_replaced(client, admin_token):
     assert r.headers["x-request-id"] == "abc-123"
 
 
+@pytest.mark.parametrize("path", ["/screenings", "/problems", "/tasks", "/townships"])
+def test_a_body_key_named_like_pythons_own_arguments_is_ignored_not_a_500(
+    client, admin_token, path
+):
+    # SQLModel bodies are built by calling the class; a key `cls` once reached
+    # SQLModel.__new__(cls, ...) as a second `cls` (schemathesis found it)
+    for body in ({"cls": None}, {"cls": 1, "__pydantic_self__": 2, "self": 3}):
+        r = client.post(f"{API}{path}", json=body, headers=admin_token)
+        assert_problem(r, 422)
+    r = client.post(f"{API}/screenings", headers=admin_token, json={
+        "campaign_id": 1, "branch_id": 1, "led_by": "张三", "screened_on": "2026-11-01",
+        "results": [{"code": "a", "cls": None}], "cls": None})
+    assert r.status_code != 500, r.text
+
+
 def test_malformed_json_is_422_in_chinese(client, world):
     r = client.post(f"{API}/auth/login", content=b'{"username": ',
                     headers={"Content-Type": "application/json"})
