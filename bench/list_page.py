@@ -323,6 +323,15 @@ def sequential(base: str, token: str, paths: list[str], rounds: int) -> list[flo
     return [median(s) for s in samples]
 
 
+def log_loads(rows: list[tuple[str, Load]]) -> None:
+    """Print a table of named loads: requests/s, p50, p99, requests and errors."""
+    width = max(len(name) for name, _ in rows) + 2
+    log(f"{'':<{width}}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'errors':>8}")
+    for name, x in rows:
+        log(f"{name:<{width}}{x.rps:>10.0f}{fmt(x.p50_ms):>10}{fmt(x.p99_ms):>10}"
+            f"{x.requests:>10}{x.errors:>8}")
+
+
 def fmt(value: float) -> str:
     return "n/a" if value != value else f"{value:.1f}"  # nan: no request answered
 
@@ -396,11 +405,8 @@ def main() -> None:
             log(f"app answers /healthz after the load: {healthy}")
 
     log(f"\n{machine()}; PostgreSQL {version}; load tool: {results[args.connections]['app'].tool}")
-    log(f"{'':<15}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'errors':>8}")
-    for connections, loads in results.items():
-        for name, x in loads.items():
-            log(f"{f'{name} c={connections}':<15}{x.rps:>10.0f}{fmt(x.p50_ms):>10}"
-                f"{fmt(x.p99_ms):>10}{x.requests:>10}{x.errors:>8}")
+    log_loads([(f"{name} c={connections}", x)
+               for connections, loads in results.items() for name, x in loads.items()])
     for connections, loads in results.items():
         real, floor = loads["app"], loads["floor"]
         ratio = real.rps / floor.rps

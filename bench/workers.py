@@ -37,7 +37,7 @@ from bench.common import (
     server_process,
     verdict,
 )
-from bench.list_page import PATH, Load, combine, load
+from bench.list_page import PATH, Load, combine, load, log_loads
 
 TARGET = 1.5
 
@@ -106,11 +106,8 @@ def main() -> None:
 
     log(f"\n{machine()}; PostgreSQL {version}; load tool: "
         f"{results[args.connections][1].tool}")
-    log(f"{'':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'errors':>8}")
-    for connections, by_workers in results.items():
-        for n, x in by_workers.items():
-            log(f"{f'{n} worker(s) c={connections}':<16}{x.rps:>10.0f}{x.p50_ms:>10.1f}"
-                f"{x.p99_ms:>10.1f}{x.requests:>10}{x.errors:>8}")
+    log_loads([(f"{n} worker(s) c={connections}", x)
+               for connections, by_workers in results.items() for n, x in by_workers.items()])
     for connections, by_workers in results.items():
         ratio = by_workers[2].rps / by_workers[1].rps
         errors = by_workers[1].errors + by_workers[2].errors
