@@ -144,7 +144,10 @@ FILTER_TYPES: dict[type, TypeAdapter[Any]] = {int: TypeAdapter(Id), str: TypeAda
 
 def parse_target(target: str) -> tuple[ExportSpec, str, str]:
     """`opinions.csv` → (the spec, "opinions", "csv"), or a field error."""
-    name, _, fmt = target.rpartition(".")
+    name, dot, fmt = target.rpartition(".")
+    if not dot and target in EXPORTS:  # `/exports/branches`: the table, without a format
+        raise Invalid("format", f"请在表名后注明导出格式,例如 {target}.csv、"
+                                f"{target}.ndjson 或 {target}.xlsx")
     if name not in EXPORTS:
         raise Invalid("table", f"不能导出“{name}”;可导出:{'、'.join(EXPORTS)}")
     if fmt not in FORMATS:

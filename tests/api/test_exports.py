@@ -88,6 +88,9 @@ def test_unknown_table_or_format_is_a_clear_error(engine, login):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "table"
     r = admin.get("/api/v1/exports/opinions.pdf")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format"
+    r = admin.get("/api/v1/exports/opinions")  # the table without a format names the formats
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format"
+    assert "opinions.csv" in r.json()["detail"]
     r = admin.get("/api/v1/exports/opinions.csv", params={"branch_id": "x"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "branch_id"
 
