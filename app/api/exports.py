@@ -20,13 +20,11 @@ from app.api.routing import TransactionRoute
 from app.api.tasks import TaskFiltersDep
 from app.services.cells import close_source, primed
 from app.services.exports import (
-    as_csv,
-    as_ndjson,
     as_xlsx,
-    csv_kinds,
+    csv_export,
     export_select,
+    ndjson_export,
     parse_target,
-    row_batches,
     rows,
 )
 from app.services.ledger import csv_stream, ledger_heading, ledger_rows, xlsx_stream
@@ -92,12 +90,11 @@ async def export_table(request: Request, actor: CurrentActor, target: str) -> St
     spec, name, fmt = parse_target(target)
     stmt = export_select(spec, actor, dict(request.query_params))
     engine = request.app.state.engine
-    kinds = csv_kinds(stmt)
     if fmt == "csv":
-        return await _stream(lambda: as_csv(spec.columns, kinds, row_batches(engine, stmt)),
-                             CSV, f"{name}.csv")
+        return await _stream(lambda: csv_export(engine, spec.columns, stmt), CSV,
+                             f"{name}.csv")
     if fmt == "ndjson":
-        return await _stream(lambda: as_ndjson(spec.columns, kinds, row_batches(engine, stmt)),
+        return await _stream(lambda: ndjson_export(engine, spec.columns, stmt),
                              "application/x-ndjson", f"{name}.ndjson")
     return await _stream(lambda: as_xlsx(spec.columns, rows(engine, stmt), name), XLSX,
                          f"{name}.xlsx")

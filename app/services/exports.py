@@ -38,6 +38,7 @@ from app.services.cells import (
     csv_kind,
     xlsx_chunks,
 )
+from app.services import pg_copy
 from app.services.errors import Invalid
 from app.services.streaming import row_batches, rows_of
 
@@ -203,15 +204,53 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def csv_export(engine: Engine, columns: tuple[str, ...], stmt: Select[Any]) -> Iterator[bytes]:
+    """The rows of `stmt` as `as_csv` writes them: on PostgreSQL written by COPY
+    (`pg_copy.csv_rows`, the same bytes) when every column has an SQL rendering."""
+    kinds = csv_kinds(stmt)
+    copied = pg_copy.csv_rows(engine, stmt, kinds) if pg_copy.sql_available(engine) else None
+    if copied is None:
+        return as_csv(columns, kinds, row_batches(engine, stmt))
+    return _headed(csv_head(columns), copied)
+
+
+def ndjson_export(engine: Engine, columns: tuple[str, ...], stmt: Select[Any]
+                  ) -> Iterator[bytes]:
+    """The rows of `stmt` as `as_ndjson` writes them: on PostgreSQL written by COPY
+    (`pg_copy.ndjson_lines`, the same bytes) when every column has an SQL rendering."""
+    copied = pg_copy.ndjson_lines(engine, stmt, columns) if pg_copy.sql_available(engine) \
+        else None
+    if copied is None:
+        return as_ndjson(columns, csv_kinds(stmt), row_batches(engine, stmt))
+    return copied
+
+
+def _headed(head: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """`head`, then `chunks`: the first chunk read before anything is answered, so a
+    failing query fails before a response starts (`cells.primed`)."""
+    try:
+        yield head + next(chunks, b"")
+        yield from chunks
+    finally:
+        close_source(chunks)
+
+
+def csv_head(columns: Sequence[str]) -> bytes:
+    """A CSV's first bytes: the UTF-8 BOM (so Excel reads the Chinese) and the header row."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    csv.writer(buffer).writerow(columns)
+    return buffer.getvalue().encode()
+
+
 def as_csv(columns: tuple[str, ...], kinds: tuple[str, ...],
            batches: Iterator[list[Any]]) -> Iterator[bytes]:
     """CSV for people (UTF-8 BOM for Excel), every cell as `cells.csv_cell` writes it
     (`cells.csv_columns`, column `i` of the kind `kinds[i]`); a chunk per batch of rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(columns)
     try:
+        yield csv_head(columns)
         for batch in batches:
             writer.writerows(csv_columns(kinds, batch))
             yield buffer.getvalue().encode()
