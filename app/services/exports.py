@@ -26,6 +26,7 @@ from app.models.problem import Problem
 from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Revisit
 from app.models.screening import Screening
 from app.models.task import Task
+from app.services import pg_copy
 from app.services.actors import Actor, branch_visible, record_visible
 from app.services.cells import (
     DAY,
@@ -38,7 +39,6 @@ from app.services.cells import (
     csv_kind,
     xlsx_chunks,
 )
-from app.services import pg_copy
 from app.services.errors import Invalid
 from app.services.streaming import row_batches, rows_of
 

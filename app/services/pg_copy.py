@@ -79,7 +79,8 @@ def _code_column(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
     """An enum column as its stored code, when the codes stored are the enum's values."""
     sql_type = column.type
     enum_class = getattr(sql_type, "enum_class", None)
-    if enum_class is not None and list(sql_type.enums) != [e.value for e in enum_class]:
+    stored = list(getattr(sql_type, "enums", ()))
+    if enum_class is not None and stored != [e.value for e in enum_class]:
         return None  # names stored, values written: not the same text
     return type_coerce(column, String)
 
@@ -204,7 +205,7 @@ def _copied(engine: Engine, stmt: Select[Any], options: str, line_end: bytes,
         compiled = stmt.compile(dialect=conn.dialect,
                                 compile_kwargs={"render_postcompile": True})
         # the binds as the driver gets them from SQLAlchemy (an enum as its code...)
-        processors = compiled._bind_processors
+        processors: dict[str, Any] = dict(compiled._bind_processors)
         params = {name: processors[name](value) if name in processors else value
                   for name, value in compiled.construct_params().items()}
         raw: Any = conn.connection.driver_connection
