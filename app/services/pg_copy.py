@@ -240,9 +240,9 @@ def copy_chunks(engine: Engine, stmt: Select[Any], options: str = CSV_OPTIONS,
 
 # the UTF-8 of what `forms.strip_control` drops: C0 controls but tab, LF and CR; DEL;
 # C1 controls (C2 80–9F); U+FFFE, U+FFFF (EF BF BE/BF); no surrogate is valid UTF-8
-_CONTROL_UTF8 = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xef\xbf[\xbe\xbf]")
+_CONTROL_UTF8 = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xef\xbf[\xbe\xbf]")
 _PLAIN_BYTES = bytes(b for b in range(256)
-                     if not (0x01 <= b <= 0x08 or b in (0x0B, 0x0C) or 0x0E <= b <= 0x1F
+                     if not (b <= 0x08 or b in (0x0B, 0x0C) or 0x0E <= b <= 0x1F
                              or b == 0x7F))
 
 

@@ -1,0 +1,131 @@
+"""Exports written by PostgreSQL's COPY (`app/services/pg_copy.py`) give the bytes of the
+Python writers, on rows made to trip them: formula starts, control characters of every
+class `strip_control` drops, quotes, commas, line breaks, empty texts, instants with and
+without a fraction (and fractions ending in zeros), booleans, negative decimals."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from app.services import pg_copy
+from app.services.actors import SYSTEM
+from app.services.exports import (
+    EXPORTS,
+    as_csv,
+    as_ndjson,
+    csv_export,
+    csv_kinds,
+    export_select,
+    ndjson_export,
+    row_batches,
+)
+from tests.factories import (
+    committed,
+    make_branch,
+    make_campaign,
+    make_feedback_form,
+    make_problem,
+    make_task,
+    make_township,
+)
+
+TRICKY = [
+    "=1+1", "+8613800000000", "-5", "@SUM(A1)", "\t制表开头", "\r回车开头", "a,b", 'say "hi"',
+    "第一行\n第二行", "crlf\r\n下一行", "", "  前导空格", "\\.", "反斜杠\\n", "ctl\x01x",
+    "\x01=cmd()", "del\x7fx", "c1\x85x", "非字符\ufffex", "\uffff", "全角￥100", "°C·",
+    "emoji😀", "\x01", "'已有引号", "普通文本",
+]
+CLEAN = [t for t in TRICKY if t.isprintable() or "\n" in t or "\t" in t or "\r" in t]
+INSTANTS = [
+    datetime(2026, 11, 30, 8, 0, 0, tzinfo=UTC),  # no fraction: isoformat writes none
+    datetime(2026, 11, 30, 8, 0, 1, 120000, tzinfo=UTC),  # PostgreSQL would write .12
+    datetime(2026, 11, 30, 8, 0, 2, 5, tzinfo=UTC),
+    datetime(1999, 1, 2, 3, 4, 5, 999999, tzinfo=UTC),
+]
+
+
+@pytest.fixture
+def postgres(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    return engine
+
+
+def _arrange(engine, texts: list[str]) -> None:
+    with committed(engine) as s:
+        campaign = make_campaign(s)
+        township = make_township(s)
+        for i, value in enumerate(texts):
+            branch = make_branch(s, township, collective_income_wan=Decimal(f"-{i}.05"),
+                                 secretary_is_director=i % 2 == 0)
+            problem = make_problem(s, campaign, township, branch=branch)
+            task = make_task(s, problem)
+            make_feedback_form(s, campaign, branch)
+            at = INSTANTS[i % len(INSTANTS)].replace(tzinfo=None)
+            # legacy rows: written past the input checks, as an old import could have
+            s.execute(text(
+                "UPDATE task SET title = :t, description = :d, responsible_unit = :u, "
+                "responsible_person = NULL, submitted_by = :e, submitted_at = :at, "
+                "updated_at = :at2, verified_at = NULL WHERE id = :id"),
+                {"t": value or "-", "d": texts[(i + 1) % len(texts)], "u": value,
+                 "e": texts[(i + 2) % len(texts)] or None, "at": at,
+                 "at2": INSTANTS[(i + 1) % len(INSTANTS)].replace(tzinfo=None), "id": task.id})
+            s.execute(text("UPDATE branch SET notes = :n, secretary_name = :s, updated_at = :at "
+                           "WHERE id = :id"), {"n": value, "s": value[:20], "at": at,
+                                               "id": branch.id})
+
+
+def _python_csv(engine, spec, stmt) -> bytes:
+    return b"".join(as_csv(spec.columns, csv_kinds(stmt), row_batches(engine, stmt)))
+
+
+def _python_ndjson(engine, spec, stmt) -> bytes:
+    return b"".join(as_ndjson(spec.columns, csv_kinds(stmt), row_batches(engine, stmt)))
+
+
+@pytest.mark.parametrize("texts", [TRICKY, CLEAN], ids=["with-control-characters", "clean"])
+def test_copy_writes_the_bytes_of_the_python_writers(postgres, texts):
+    _arrange(postgres, texts)
+    copied = set()
+    for name, spec in EXPORTS.items():
+        stmt = export_select(spec, SYSTEM, {})
+        if pg_copy.csv_select(stmt) is not None:
+            copied.add(name)
+        assert b"".join(csv_export(postgres, spec.columns, stmt)) == \
+            _python_csv(postgres, spec, stmt), name
+        assert b"".join(ndjson_export(postgres, spec.columns, stmt)) == \
+            _python_ndjson(postgres, spec, stmt), name
+    # every table but those with a JSON column (Python's key order) goes through COPY
+    assert set(EXPORTS) - copied == {"screenings", "rectifications", "acceptances"}
+
+
+def test_tasks_and_branches_are_copied_not_written_in_python(postgres):
+    for name in ("tasks", "branches", "feedback-forms"):
+        stmt = export_select(EXPORTS[name], SYSTEM, {})
+        assert pg_copy.csv_select(stmt) is not None, name
+        assert pg_copy.ndjson_select(stmt, EXPORTS[name].columns) is not None, name
+
+
+def test_a_filtered_and_scoped_copy_binds_its_parameters(postgres):
+    _arrange(postgres, CLEAN[:4])
+    with committed(postgres) as s:
+        township_id = s.execute(text("SELECT max(township_id) FROM task")).scalar_one()
+    spec = EXPORTS["tasks"]
+    stmt = export_select(spec, SYSTEM, {"township_id": str(township_id), "status": "pending"})
+    body = b"".join(csv_export(postgres, spec.columns, stmt))
+    assert body == _python_csv(postgres, spec, stmt)
+    assert body.count(b"\r\n") == 1 + 4
+
+
+def test_suspect_finds_every_character_strip_control_drops():
+    from app.models.forms import strip_control
+
+    dropped = [chr(c) for c in range(0x110000)
+               if not 0xD800 <= c <= 0xDFFF and strip_control(chr(c)) == ""]
+    assert len(dropped) == 9 + 2 + 18 + 33 + 2  # C0 but tab/LF/CR, DEL and C1, FFFE/F
+    for ch in dropped:
+        assert pg_copy._suspect(("正文" + ch + "正文").encode()), hex(ord(ch))
+    for kept in ("\t", "\n", "\r", "\u00a0", "°", "￥", "\uffef", "\ufffd", "正文"):
+        assert not pg_copy._suspect(("a" + kept + "b").encode()), hex(ord(kept[0]))
