@@ -27,7 +27,7 @@ from app.services.exports import (
     parse_target,
     rows,
 )
-from app.services.ledger import csv_stream, ledger_heading, ledger_rows, xlsx_stream
+from app.services.ledger import ledger_heading, ledger_rows, stream_ledger_csv, xlsx_stream
 
 router = APIRouter(tags=["exports"], route_class=TransactionRoute)
 
@@ -66,7 +66,7 @@ async def ledger_csv(
 ) -> StreamingResponse:
     """The rectification ledger as CSV, one row per task, streamed; same filters as `/tasks`."""
     engine = request.app.state.engine
-    return await _stream(lambda: csv_stream(ledger_rows(engine, actor, filters)), CSV,
+    return await _stream(lambda: stream_ledger_csv(engine, actor, filters), CSV,
                          "整改台账.csv")
 
 

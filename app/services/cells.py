@@ -7,6 +7,7 @@ Numbers, dates and booleans are typed cells in XLSX. NDJSON and the JSON API do 
 here: they stay byte-faithful.
 """
 
+import csv
 import io
 import json
 import stat
@@ -103,6 +104,14 @@ def csv_columns(kinds: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator
         else:
             columns.append([csv_cell(v) for v in values])
     return zip(*columns, strict=True)
+
+
+def csv_head(columns: Sequence[str]) -> bytes:
+    """A CSV's first bytes: the UTF-8 BOM (so Excel reads the Chinese) and the header row."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    csv.writer(buffer).writerow(columns)
+    return buffer.getvalue().encode()
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -36,6 +36,7 @@ from app.services.cells import (
     XlsxCells,
     close_source,
     csv_columns,
+    csv_head,
     csv_kind,
     xlsx_chunks,
 )
@@ -208,10 +209,10 @@ def csv_export(engine: Engine, columns: tuple[str, ...], stmt: Select[Any]) -> I
     """The rows of `stmt` as `as_csv` writes them: on PostgreSQL written by COPY
     (`pg_copy.csv_rows`, the same bytes) when every column has an SQL rendering."""
     kinds = csv_kinds(stmt)
-    copied = pg_copy.csv_rows(engine, stmt, kinds) if pg_copy.sql_available(engine) else None
-    if copied is None:
+    cells = pg_copy.csv_select(stmt) if pg_copy.sql_available(engine) else None
+    if cells is None:
         return as_csv(columns, kinds, row_batches(engine, stmt))
-    return _headed(csv_head(columns), copied)
+    return pg_copy.headed(csv_head(columns), pg_copy.csv_rows(engine, cells, kinds))
 
 
 def ndjson_export(engine: Engine, columns: tuple[str, ...], stmt: Select[Any]
@@ -223,24 +224,6 @@ def ndjson_export(engine: Engine, columns: tuple[str, ...], stmt: Select[Any]
     if copied is None:
         return as_ndjson(columns, csv_kinds(stmt), row_batches(engine, stmt))
     return copied
-
-
-def _headed(head: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """`head`, then `chunks`: the first chunk read before anything is answered, so a
-    failing query fails before a response starts (`cells.primed`)."""
-    try:
-        yield head + next(chunks, b"")
-        yield from chunks
-    finally:
-        close_source(chunks)
-
-
-def csv_head(columns: Sequence[str]) -> bytes:
-    """A CSV's first bytes: the UTF-8 BOM (so Excel reads the Chinese) and the header row."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    csv.writer(buffer).writerow(columns)
-    return buffer.getvalue().encode()
 
 
 def as_csv(columns: tuple[str, ...], kinds: tuple[str, ...],

@@ -12,7 +12,18 @@ from collections.abc import Generator, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, String, select, type_coerce
+from sqlalchemy import (
+    Engine,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import col
 
 from app import clock
@@ -22,6 +33,7 @@ from app.models.campaign import Criterion
 from app.models.problem import Problem, ProblemSource
 from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
 from app.models.township import Township
+from app.services import pg_copy
 from app.services.actors import Actor
 from app.services.cells import (
     DAY,
@@ -32,28 +44,37 @@ from app.services.cells import (
     batched,
     close_source,
     csv_columns,
+    csv_head,
     xlsx_chunks,
 )
 from app.services.streaming import BATCH, row_batches, rows_of
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
 
+WHOLE_TOWNSHIP = "全乡镇"  # the branch cell of a township-wide task
+OVERDUE_MARK = "(已逾期)"
+VERIFIED_NOTE = "同意销号"  # the verdict of a verification given without a note
+EVIDENCE_SEPARATOR = "、"
 HEADERS = [
     "序号", "党支部", "问题来源/类别", "问题描述", "整改措施", "责任单位", "责任人",
     "整改时限", "进展/完成情况", "佐证材料", "验收人/验收意见", "销号日期",
 ]
 
 
-def ledger_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
+def ledger_select(actor: Actor, filters: TaskFilters, latest_note: Any = None
+                  ) -> Select[Any]:
     """The ledger's tasks (the `/tasks` filters, the reader's scope) with their problem,
-    branch and latest progress note, in task order: one SELECT over the list's own joins."""
-    latest_note = (
-        select(ProgressUpdate.note)
-        .where(ProgressUpdate.task_id == Task.id, col(ProgressUpdate.deleted_at).is_(None))
-        .order_by(col(ProgressUpdate.id).desc())
-        .limit(1)
-        .correlate(Task)
-        .scalar_subquery()
-    )
+    branch and latest progress note, in task order: one SELECT over the list's own joins.
+    `latest_note`: the note's column when the caller joins the notes itself (by default
+    a subquery per task)."""
+    if latest_note is None:
+        latest_note = (
+            select(ProgressUpdate.note)
+            .where(ProgressUpdate.task_id == Task.id, col(ProgressUpdate.deleted_at).is_(None))
+            .order_by(col(ProgressUpdate.id).desc())
+            .limit(1)
+            .correlate(Task)
+            .scalar_subquery()
+        )
     return (
         filtered_tasks(actor, filters)
         .with_only_columns(
@@ -88,6 +109,10 @@ def evidence_select(actor: Actor, filters: TaskFilters) -> Select[Any]:
     )
 
 
+def _source_labels() -> dict[str, str]:
+    return {s.value: label("problem_source", s) for s in ProblemSource}
+
+
 def _evidence_by_task(rows: Iterator[Any]) -> Generator[tuple[int, str], None, None]:
     """(task id, “会议记录.pdf(2026-11-20)、照片.jpg(2026-11-21)”) per task with files: each
     file once (the same content given again is the same file), named and dated as first
@@ -98,7 +123,7 @@ def _evidence_by_task(rows: Iterator[Any]) -> Generator[tuple[int, str], None, N
     for task_id, sha256, name, at in rows:
         if task_id != current:
             if current is not None:
-                yield current, "、".join(files)
+                yield current, EVIDENCE_SEPARATOR.join(files)
             current, seen, files = task_id, set(), []
         if sha256 in seen:
             continue
@@ -106,7 +131,7 @@ def _evidence_by_task(rows: Iterator[Any]) -> Generator[tuple[int, str], None, N
         day = _local_day(at)
         files.append(f"{name}({day.isoformat()})" if isinstance(day, date) else name)
     if current is not None:
-        yield current, "、".join(files)
+        yield current, EVIDENCE_SEPARATOR.join(files)
 
 
 def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[list[Any]]:
@@ -114,8 +139,8 @@ def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[
     [序号 int, 党支部, 问题来源/类别, 问题描述, 整改措施, 责任单位, 责任人 (texts), 整改时限
     date | None, 进展 text, 佐证材料 text, 验收意见 text, 销号日期 date | ""] (`LEDGER_KINDS`)."""
     categories = _category_labels(engine)
-    sources = {s.value: label("problem_source", s) for s in ProblemSource}
-    progress_of = {(s.value, overdue): label("task_status", s) + ("(已逾期)" if overdue else "")
+    sources = _source_labels()
+    progress_of = {(s.value, overdue): label("task_status", s) + (OVERDUE_MARK if overdue else "")
                    for s in TaskStatus for overdue in (False, True)}
     verified = TaskStatus.verified.value
     tasks = rows_of(row_batches(engine, ledger_select(actor, filters)))
@@ -135,12 +160,12 @@ def ledger_rows(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[
             if note:
                 progress += f":{note}"
             yield [
-                n, branch or "全乡镇",
+                n, branch or WHOLE_TOWNSHIP,
                 f"{sources.get(source) or label('problem_source', source)}/"
                 f"{categories.get(category, category)}",
                 problem, title + f"({detail})" if detail else title, unit or "", person or "",
                 due, progress, evidence or "",
-                f"{verifier or ''}:{status_note or '同意销号'}" if status == verified else "",
+                f"{verifier or ''}:{status_note or VERIFIED_NOTE}" if status == verified else "",
                 _local_day(verified_at) if verified_at is not None else "",
             ]
     finally:  # an aborted download stops both readers
@@ -164,8 +189,7 @@ def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     a chunk per BATCH rows (cells as `cells.csv_cell` writes them, via `csv_columns`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(HEADERS)
+    buffer.write(csv_head(HEADERS).decode())
     try:
         for batch in batched(rows, BATCH):
             writer.writerows(csv_columns(LEDGER_KINDS, batch))
@@ -175,6 +199,98 @@ def csv_stream(rows: Iterator[list[Any]]) -> Iterator[bytes]:
     finally:  # an aborted download stops the readers
         close_source(rows)
     yield buffer.getvalue().encode()
+
+
+def stream_ledger_csv(engine: Engine, actor: Actor, filters: TaskFilters) -> Iterator[bytes]:
+    """The ledger as CSV (`csv_stream` of `ledger_rows`): on PostgreSQL written by COPY
+    from `ledger_cells_select` (the same bytes; the county's time zone known to the
+    database), elsewhere in Python."""
+    if pg_copy.sql_available(engine):
+        cells = ledger_cells_select(actor, filters, _category_labels(engine))
+        if cells is not None:
+            return pg_copy.headed(csv_head(HEADERS), pg_copy.csv_rows(engine, cells,
+                                                                      LEDGER_KINDS))
+    return csv_stream(ledger_rows(engine, actor, filters))
+
+
+def ledger_cells_select(actor: Actor, filters: TaskFilters, categories: dict[str, str]
+                        ) -> Select[Any] | None:
+    """The ledger's rows as their CSV cells, in SQL (PostgreSQL): the twelve columns of
+    `ledger_rows`, each text as `cells.safe_text` writes it but for control characters
+    (`pg_copy.csv_rows` scans for those). None when the county's time zone has no name
+    the database knows and no fixed offset (then `ledger_rows` writes it in Python)."""
+    verified_day = pg_copy.local_day_sql(col(Task.verified_at))
+    file_day = pg_copy.local_day_sql(col(Attachment.created_at))
+    if verified_day is None or file_day is None:
+        return None
+    text_ = literal_column  # a literal text written by these rules, not a user's
+
+    def lit(value: str) -> Any:
+        return text_("'" + value.replace("'", "''") + "'", String)
+
+    def mapped(codes: dict[str, str], value: Any) -> Any:
+        return case({c: lit(t) for c, t in codes.items()}, value=value, else_=value) \
+            if codes else value
+
+    # each task's files in one pass over the files in scope, joined (a subquery per task
+    # costs a lookup for every task, most of which have none); each content once, named
+    # and dated as first given
+    first_given = (
+        select(Attachment.task_id, Attachment.id, Attachment.file_name, file_day.label("day"))
+        .distinct(Attachment.task_id, Attachment.sha256)
+        .where(col(Attachment.deleted_at).is_(None))
+        .order_by(Attachment.task_id, Attachment.sha256, Attachment.id)
+    )
+    latest = (  # each task's latest note, likewise in one pass
+        select(ProgressUpdate.task_id, ProgressUpdate.note)
+        .distinct(ProgressUpdate.task_id)
+        .where(col(ProgressUpdate.deleted_at).is_(None))
+        .order_by(ProgressUpdate.task_id, col(ProgressUpdate.id).desc())
+    )
+    township_id = actor.township_id if actor.township_id is not None else filters.township_id
+    if township_id is not None:  # a township's ledger passes over its own files and notes
+        first_given = first_given.where(Attachment.township_id == township_id)
+        latest = latest.where(ProgressUpdate.township_id == township_id)
+    given = first_given.subquery()
+    notes = latest.subquery()
+    evidence = (
+        select(given.c.task_id, func.string_agg(
+            given.c.file_name + lit("(") + cast(given.c.day, String) + lit(")"),
+            aggregate_order_by(lit(EVIDENCE_SEPARATOR), given.c.id)).label("files"))
+        .group_by(given.c.task_id)
+        .subquery()
+    )
+    # the values once (OFFSET 0 keeps PostgreSQL from copying a subquery into every
+    # place its value is used below), their cells around them
+    row = (ledger_select(actor, filters, notes.c.note)
+           .outerjoin(notes, notes.c.task_id == Task.id)
+           .outerjoin(evidence, evidence.c.task_id == Task.id)
+           .add_columns(evidence.c.files, verified_day).offset(0).subquery())
+    (task_id, branch, source, category, problem, title, detail, unit, person, due, status,
+     note, verifier, status_note, _verified_at, overdue, files, verified_on) = row.c
+    note_text = func.coalesce(note, "")
+    detail_text = func.coalesce(detail, "")
+    progress = (
+        mapped({s.value: label("task_status", s) for s in TaskStatus}, status)
+        + case((overdue, lit(OVERDUE_MARK)), else_=lit(""))
+        + case((note_text != "", lit(":") + note_text), else_=lit(""))
+    )
+    verdict = case(
+        (status == TaskStatus.verified.value,
+         func.coalesce(verifier, "") + lit(":")
+         + func.coalesce(func.nullif(status_note, ""), lit(VERIFIED_NOTE))),
+        else_=lit(""))
+    safe = pg_copy.safe_text_sql
+    return select(
+        func.row_number().over(order_by=task_id),
+        safe(func.coalesce(func.nullif(branch, ""), lit(WHOLE_TOWNSHIP))),
+        safe(mapped(_source_labels(), source) + lit("/") + mapped(categories, category)),
+        safe(problem),
+        safe(case((detail_text != "", title + lit("(") + detail_text + lit(")")),
+                  else_=title)),
+        safe(unit), safe(person), due, safe(progress), safe(files), safe(verdict),
+        verified_on,
+    ).order_by(task_id)
 
 
 def ledger_heading(engine: Engine, actor: Actor, filters: TaskFilters,

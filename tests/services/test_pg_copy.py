@@ -129,3 +129,77 @@ def test_suspect_finds_every_character_strip_control_drops():
         assert pg_copy._suspect(("正文" + ch + "正文").encode()), hex(ord(ch))
     for kept in ("\t", "\n", "\r", "\u00a0", "°", "￥", "\uffef", "\ufffd", "正文"):
         assert not pg_copy._suspect(("a" + kept + "b").encode()), hex(ord(kept[0]))
+
+
+def _arrange_ledger(engine) -> None:
+    """Tasks of two townships with notes (the latest live one counts), files given twice
+    or deleted, verified with and without a note, overdue, township-wide, an unknown
+    category, and texts made to trip the cells."""
+    with committed(engine) as s:
+        campaign = make_campaign(s)
+        townships = [make_township(s), make_township(s)]
+        for i, value in enumerate(TRICKY):
+            township = townships[i % 2]
+            branch = make_branch(s, township, name=value or "-") if i % 3 else None
+            problem = make_problem(s, campaign, township, branch=branch,
+                                   category="rules_ignored" if i % 4 else f"自定{value}",
+                                   source=("screening", "feedback", "inspection")[i % 3])
+            task = make_task(s, problem, title=value or "-",
+                             description=TRICKY[(i + 3) % len(TRICKY)] or None,
+                             responsible_unit=value or None)
+            at = INSTANTS[i % len(INSTANTS)].replace(tzinfo=None)
+            s.execute(text(
+                "UPDATE task SET status = :st, due_on = :due, verified_at = :at, "
+                "verified_by = :by, status_note = :sn, title = :t WHERE id = :id"),
+                {"st": ("pending", "in_progress", "submitted", "verified")[i % 4],
+                 "due": datetime(2020 + i % 12, 1, 1).date(), "at": at if i % 4 == 3 else None,
+                 "by": value or None, "sn": TRICKY[(i + 5) % len(TRICKY)] or None,
+                 "t": value or "-", "id": task.id})
+            for n in range(i % 3):  # 0, 1 or 2 notes; the second of two deleted when i % 5
+                s.execute(text(
+                    "INSERT INTO progress_update (created_at, updated_at, version, task_id, "
+                    "township_id, author, note, deleted_at) VALUES (:at, :at, 1, :task, :tw, "
+                    "'书记', :note, :gone)"),
+                    {"at": at, "task": task.id, "tw": township.id,
+                     "note": TRICKY[(i + n) % len(TRICKY)], "gone": at if n and i % 5 else None})
+            update_id = s.execute(text("SELECT max(id) FROM progress_update")).scalar()
+            for n in range(i % 4):  # the second file repeats the first's content
+                s.execute(text(
+                    "INSERT INTO attachment (created_at, updated_at, version, update_id, "
+                    "task_id, township_id, file_name, content_type, size, sha256, storage_key, "
+                    "deleted_at) VALUES (:at, :at, 1, :u, :task, :tw, :name, 'image/jpeg', 1, "
+                    ":sha, :key, :gone)"),
+                    {"at": INSTANTS[(i + n) % len(INSTANTS)].replace(tzinfo=None),
+                     "u": update_id, "task": task.id, "tw": township.id,
+                     "name": f"{value}照片{n}.jpg", "sha": f"{i:060d}{(0, 0, 2, 3)[n]:04d}",
+                     "key": f"k{i}-{n}",
+                     "gone": at if n == 3 else None})
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "local", "America/New_York"])
+def test_the_ledger_copied_is_the_ledger_written_in_python(postgres, zone, monkeypatch):
+    from app.config import get_settings
+    from app.models.task import TaskStatus
+    from app.services.ledger import (
+        csv_stream,
+        ledger_cells_select,
+        ledger_rows,
+        stream_ledger_csv,
+    )
+    from app.services.tasks import TaskFilters
+
+    monkeypatch.setenv("TIMEZONE", zone)
+    get_settings.cache_clear()
+    _arrange_ledger(postgres)
+    with committed(postgres) as s:
+        township_id = s.execute(text("SELECT min(id) FROM township")).scalar_one()
+    assert ledger_cells_select(SYSTEM, TaskFilters(), {}) is not None  # COPY writes it
+    for filters in (TaskFilters(), TaskFilters(township_id=township_id),
+                    TaskFilters(overdue=True), TaskFilters(status=TaskStatus.verified)):
+        python = b"".join(csv_stream(ledger_rows(postgres, SYSTEM, filters)))
+        assert b"".join(stream_ledger_csv(postgres, SYSTEM, filters)) == python, filters
+        assert python.count(b"\r\n") > 1
+    whole = b"".join(stream_ledger_csv(postgres, SYSTEM, TaskFilters())).decode()
+    assert "照片0.jpg(" in whole and "照片2.jpg(" in whole  # files, named once each
+    assert "照片1.jpg" not in whole and "照片3.jpg" not in whole  # repeated, deleted
+    get_settings.cache_clear()
