@@ -20,14 +20,13 @@ from app.api.routing import TransactionRoute
 from app.api.tasks import TaskFiltersDep
 from app.services.cells import close_source, primed
 from app.services.exports import (
-    as_xlsx,
     csv_export,
     export_select,
     ndjson_export,
     parse_target,
-    rows,
+    xlsx_export,
 )
-from app.services.ledger import ledger_heading, ledger_rows, stream_ledger_csv, xlsx_stream
+from app.services.ledger import ledger_heading, stream_ledger_csv, stream_ledger_xlsx
 
 router = APIRouter(tags=["exports"], route_class=TransactionRoute)
 
@@ -78,7 +77,7 @@ async def ledger_xlsx(
     engine = request.app.state.engine
     title, name = await run_in_threadpool(
         lambda: ledger_heading(engine, actor, filters, clock.today()))
-    return await _stream(lambda: xlsx_stream(ledger_rows(engine, actor, filters), title), XLSX,
+    return await _stream(lambda: stream_ledger_xlsx(engine, actor, filters, title), XLSX,
                          name)
 
 
@@ -96,5 +95,5 @@ async def export_table(request: Request, actor: CurrentActor, target: str) -> St
     if fmt == "ndjson":
         return await _stream(lambda: ndjson_export(engine, spec.columns, stmt),
                              "application/x-ndjson", f"{name}.ndjson")
-    return await _stream(lambda: as_xlsx(spec.columns, rows(engine, stmt), name), XLSX,
+    return await _stream(lambda: xlsx_export(engine, spec.columns, stmt, name), XLSX,
                          f"{name}.xlsx")

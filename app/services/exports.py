@@ -26,6 +26,7 @@ from app.models.problem import Problem
 from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Revisit
 from app.models.screening import Screening
 from app.models.task import Task
+from app.services import cells as cells_module
 from app.services import pg_copy
 from app.services.actors import Actor, branch_visible, record_visible
 from app.services.cells import (
@@ -39,6 +40,7 @@ from app.services.cells import (
     csv_head,
     csv_kind,
     xlsx_chunks,
+    xlsx_rows_chunks,
 )
 from app.services.errors import Invalid
 from app.services.streaming import row_batches, rows_of
@@ -273,13 +275,32 @@ def as_ndjson(columns: tuple[str, ...], kinds: tuple[str, ...],
         close_source(batches)
 
 
+def xlsx_export(engine: Engine, columns: tuple[str, ...], stmt: Select[Any], sheet: str
+                ) -> Iterator[bytes]:
+    """The rows of `stmt` as `as_xlsx` writes them: on PostgreSQL the rows' XML written by
+    COPY (`pg_copy.xlsx_rows_select`: the same cells) when every column has an SQL form."""
+    kinds = pg_copy.xlsx_kinds(stmt) if pg_copy.sql_available(engine) else None
+    if kinds is not None:
+        book, cells = _table_book(columns, sheet)
+        room = cells_module.LAST_ROW - 1  # rows below the header
+        rows_xml = pg_copy.xlsx_rows_select(stmt, kinds, cells.styles(), 1, room + 1)
+        if rows_xml is not None:
+            return xlsx_rows_chunks(book, pg_copy.xlsx_row_chunks(engine, rows_xml), room,
+                                    cells.text)
+    return as_xlsx(columns, rows(engine, stmt), sheet)
+
+
+def _table_book(columns: tuple[str, ...], sheet: str) -> tuple[StreamedWorkbook, XlsxCells]:
+    book = StreamedWorkbook(sheet)
+    book.sheet.write_row(0, 0, columns, book.add_format({"bold": True}))
+    return book, XlsxCells(book, book.sheet)
+
+
 def as_xlsx(columns: tuple[str, ...], data: Iterator[tuple[Any, ...]],
             sheet: str) -> Iterator[bytes]:
     """The rows as .xlsx bytes streamed as they are written (`cells.xlsx_chunks`): a bold
     header of the column names, then typed cells through `cells.XlsxCells`."""
-    book = StreamedWorkbook(sheet)
-    book.sheet.write_row(0, 0, columns, book.add_format({"bold": True}))
-    cells = XlsxCells(book, book.sheet)
+    book, cells = _table_book(columns, sheet)
 
     def written() -> Iterator[None]:
         try:

@@ -33,6 +33,7 @@ from app.models.campaign import Criterion
 from app.models.problem import Problem, ProblemSource
 from app.models.task import Attachment, ProgressUpdate, Task, TaskStatus
 from app.models.township import Township
+from app.services import cells as cells_module
 from app.services import pg_copy
 from app.services.actors import Actor
 from app.services.cells import (
@@ -46,6 +47,7 @@ from app.services.cells import (
     csv_columns,
     csv_head,
     xlsx_chunks,
+    xlsx_rows_chunks,
 )
 from app.services.streaming import BATCH, row_batches, rows_of
 from app.services.tasks import TaskFilters, filtered_tasks, overdue_condition
@@ -308,12 +310,32 @@ def ledger_heading(engine: Engine, actor: Actor, filters: TaskFilters,
     return f"{whose}整改台账({day})", f"{whose}整改台账_{today:%Y%m%d}.xlsx"
 
 
-def xlsx_stream(rows: Iterator[list[Any]], title: str) -> Iterator[bytes]:
-    """The ledger as .xlsx bytes, streamed as it is written (`cells.xlsx_chunks`): the
-    title row, the header row, then a row per task.
+def stream_ledger_xlsx(engine: Engine, actor: Actor, filters: TaskFilters, title: str
+                       ) -> Iterator[bytes]:
+    """The ledger as .xlsx (`xlsx_stream` of `ledger_rows`): on PostgreSQL its rows' XML
+    written by COPY from `ledger_cells_select` (the same cells), elsewhere in Python."""
+    if pg_copy.sql_available(engine):
+        cells_select = ledger_cells_select(actor, filters, _category_labels(engine))
+        if cells_select is not None:
+            book, cells = _ledger_book(title)
+            room = cells_module.LAST_ROW - 2  # rows below the title and the header
+            rows_xml = pg_copy.xlsx_rows_select(cells_select, LEDGER_XLSX_KINDS,
+                                                cells.styles(), 2, room + 1)
+            if rows_xml is not None:
+                return xlsx_rows_chunks(book, pg_copy.xlsx_row_chunks(engine, rows_xml),
+                                        room, cells.text)
+    return xlsx_stream(ledger_rows(engine, actor, filters), title)
 
-    It prints on A4 landscape, fitted to one page wide, with the title and the header
-    rows repeated at the top of every page and the page number in the footer."""
+
+# the cells of `ledger_cells_select` on a sheet: 序号, six texts, 整改时限, three texts, 销号日期
+LEDGER_XLSX_KINDS = (pg_copy.NUMBER, *[pg_copy.SAFE_TEXT] * 6, pg_copy.DAY_CELL,
+                     *[pg_copy.SAFE_TEXT] * 3, pg_copy.DAY_CELL)
+
+
+def _ledger_book(title: str) -> tuple[StreamedWorkbook, XlsxCells]:
+    """The ledger's workbook up to its rows: the title row, the header row, the columns
+    and the print setup (A4 landscape fitted to the page width, the title and the header
+    repeated at the top of every page, the page number in the footer)."""
     book = StreamedWorkbook("整改台账")
     sheet = book.sheet
     bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "border": 1,
@@ -333,6 +355,13 @@ def xlsx_stream(rows: Iterator[list[Any]], title: str) -> Iterator[bytes]:
     sheet.set_footer("&C第 &P 页,共 &N 页")
     sheet.write_string(0, 0, title, title_fmt)
     sheet.write_row(1, 0, HEADERS, bold)
+    return book, cells
+
+
+def xlsx_stream(rows: Iterator[list[Any]], title: str) -> Iterator[bytes]:
+    """The ledger as .xlsx bytes, streamed as it is written (`cells.xlsx_chunks`): the
+    title row, the header row (`_ledger_book`), then a row per task."""
+    book, cells = _ledger_book(title)
 
     def written() -> Iterator[None]:
         try:

@@ -19,6 +19,7 @@ through `cells.safe_text` (`_cleaned`). Rows end in CRLF, as `csv.writer` ends t
 """
 
 import csv
+import html
 import io
 import json
 import re
@@ -30,16 +31,19 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Engine,
+    Float,
     Integer,
     Numeric,
     Select,
     String,
     Text,
+    Time,
     TypeDecorator,
     case,
     cast,
     func,
     literal_column,
+    select,
     type_coerce,
 )
 from sqlalchemy import Enum as SAEnum
@@ -54,6 +58,8 @@ CSV_OPTIONS = "FORMAT csv"
 # one column whose text is the whole line: a quote and a delimiter no JSON line holds raw
 # (JSON escapes every character below U+0020), so COPY writes the line as it is
 LINE_OPTIONS = "FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02'"
+# one column whose text is the whole line, as it is (each row's header taken off)
+BINARY_OPTIONS = "FORMAT binary"
 _FORMULA_CODES = tuple(ord(c) for c in FORMULA_START)
 
 
@@ -232,8 +238,16 @@ def _copied(engine: Engine, stmt: Select[Any], options: str, line_end: bytes,
         buffer = bytearray()
         with raw.cursor() as cursor, cursor.copy(
                 f"COPY ({compiled}) TO STDOUT ({options})", params) as copy:
-            for row in copy:  # one message a row, ending in "\n"
-                if line_end == b"\n":
+            binary = options == BINARY_OPTIONS
+            for row in copy:  # one message a row, ending in "\n" (but in binary)
+                if binary:
+                    # a row of one field: field count (2 bytes), length (4), the text as
+                    # it is (`line_end` not added); the file's header (19 bytes) comes
+                    # first, its trailer (2) last
+                    start = 19 if row[:11] == _SIGNATURE else 0
+                    if len(row) > start + 6 and row[start:start + 2] == b"\x00\x01":
+                        buffer += row[start + 6:]
+                elif line_end == b"\n":
                     buffer += row
                 else:
                     buffer += row[:-1]
@@ -243,6 +257,9 @@ def _copied(engine: Engine, stmt: Select[Any], options: str, line_end: bytes,
                     buffer.clear()
         if buffer:
             yield bytes(buffer)
+
+
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"  # a binary COPY's first bytes
 
 
 def copy_chunks(engine: Engine, stmt: Select[Any], options: str = CSV_OPTIONS,
@@ -319,3 +336,165 @@ def ndjson_lines(engine: Engine, stmt: Select[Any], names: Sequence[str]
     if rendered is None:
         return None
     return copy_chunks(engine, rendered, LINE_OPTIONS, b"\n")
+
+
+# ---------------------------------------------------------------- .xlsx rows in SQL
+
+# how a column becomes a cell of the sheet (what `cells.XlsxCells.write` makes of its
+# values): a number, a boolean, a day, an instant (in the county's time zone), a text
+# made safe here, or a text already made safe (`safe_text_sql`, NULL for none)
+NUMBER, BOOLEAN, DAY_CELL, INSTANT, RAW_TEXT, SAFE_TEXT = (
+    "number", "boolean", "day", "instant", "raw_text", "safe_text")
+_EXCEL_EPOCH = "DATE '1899-12-30'"  # day 0 of Excel's 1900 system, from 1 March 1900 on
+
+
+def xlsx_kinds(stmt: Select[Any]) -> list[str] | None:
+    """The cell kind of each column of `stmt`, or None when one has no SQL rendering."""
+    kinds: list[str] = []
+    for column in stmt.selected_columns:
+        sql_type = _type_of(column)
+        if isinstance(sql_type, UTCDateTime):
+            kinds.append(INSTANT)
+        elif isinstance(sql_type, SAEnum):
+            if _code_column(column) is None:
+                return None
+            kinds.append(SAFE_TEXT)  # a code: never empty, never like a formula
+        elif isinstance(sql_type, Boolean):
+            kinds.append(BOOLEAN)
+        elif isinstance(sql_type, Integer) or (isinstance(sql_type, Numeric)
+                                               and _numeric_ok(sql_type)):
+            kinds.append(NUMBER)
+        elif isinstance(sql_type, Date):
+            kinds.append(DAY_CELL)
+        elif isinstance(sql_type, String):
+            kinds.append(RAW_TEXT)
+        else:
+            return None
+    return kinds
+
+
+def _xml_text(text: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A text as a cell's XML character data, as XlsxWriter writes it: `&`, `<`, `>`
+    escaped, a carriage return as `_x000D_` (XML would read it as a line feed; the other
+    control characters `safe_text` keeps, tab and line feed, stay)."""
+    escaped = func.replace(func.replace(func.replace(text, "&", "&amp;"), "<", "&lt;"),
+                           ">", "&gt;")
+    return func.replace(escaped, "\r", "_x000D_")
+
+
+def _local_serial(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
+    """A UTC instant as Excel's serial day number of the county's wall-clock time,
+    computed in XlsxWriter's order (`_datetime_to_excel_datetime`: days since 31 December
+    1899, plus seconds and microseconds over 86,400, plus the day Excel gives 1900), so
+    that it rounds as XlsxWriter's does."""
+    zone = clock.zone()
+    key = getattr(zone, "key", None)
+    if key:
+        local: Any = func.timezone(key, func.timezone("UTC", column))
+    else:
+        offset = zone.utcoffset(None)
+        if offset is None:
+            return None
+        local = column + func.make_interval(0, 0, 0, 0, 0, 0, offset.total_seconds())
+    days = cast(local, Date) - literal_column("DATE '1899-12-31'")
+    clock_seconds = func.extract("epoch", cast(local, Time))  # numeric: exact microseconds
+    seconds = func.trunc(clock_seconds)
+    micro = (clock_seconds - seconds) * 1000000
+    fraction = (cast(seconds, Float) + cast(micro, Float) / 1e6) / 86400.0
+    return (days + fraction) + 1  # Excel's 29 February 1900 (the instants are later)
+
+
+def xlsx_cell_sql(value: ColumnElement[Any], kind: str, style: int, blank_style: int
+                  ) -> ColumnElement[Any] | None:
+    """The `<c>` element XlsxWriter writes for the value (without its optional `r`): a
+    blank cell in `blank_style` for NULL (and for an empty text), `<v>` for numbers,
+    booleans, days and instants (serial numbers) in `style`, an inline string
+    `xml:space="preserve"`d for texts. None when the county's time zone has no SQL form."""
+    blank = literal_column(f"'<c s=\"{blank_style}\"/>'", Text)
+
+    def wrapped(head: str, inner: Any, tail: str) -> Any:
+        return literal_column(f"'{head}'", Text) + inner + literal_column(f"'{tail}'", Text)
+
+    number = (f'<c s="{style}"><v>', "</v></c>")
+    inline = (f'<c s="{style}" t="inlineStr"><is><t xml:space="preserve">', "</t></is></c>")
+    cell: Any
+    if kind == NUMBER:
+        cell = wrapped(number[0], cast(value, Text), number[1])
+    elif kind == BOOLEAN:
+        cell = case((value, literal_column(f"'<c s=\"{style}\" t=\"b\"><v>1</v></c>'", Text)),
+                    else_=literal_column(f"'<c s=\"{style}\" t=\"b\"><v>0</v></c>'", Text))
+    elif kind == DAY_CELL:
+        # XlsxWriter counts from 31 December 1899 and skips Excel's 29 February 1900
+        day = case((value < literal_column("DATE '1900-03-01'"),
+                    value - literal_column("DATE '1899-12-31'")),
+                   else_=value - literal_column(_EXCEL_EPOCH))
+        cell = wrapped(number[0], cast(day, Text), number[1])
+    elif kind == INSTANT:
+        instant = _local_serial(value)
+        if instant is None:
+            return None
+        cell = wrapped(number[0], cast(instant, Text), number[1])
+    elif kind == RAW_TEXT:
+        safe = case((func.ascii(value).in_(_FORMULA_CODES), literal_column("''''", String)
+                     + value), else_=value)
+        return case((func.coalesce(value, "") == "", blank),
+                    else_=wrapped(inline[0], _xml_text(safe), inline[1]))
+    else:  # SAFE_TEXT
+        cell = wrapped(inline[0], _xml_text(value), inline[1])
+    if not getattr(value, "nullable", True):
+        return cell  # NOT NULL: no test a row
+    return case((value.is_(None), blank), else_=cell)
+
+
+def xlsx_rows_select(stmt: Select[Any], kinds: Sequence[str], styles: dict[str, int],
+                     first_row: int, limit: int) -> Select[Any] | None:
+    """`stmt` (ordered by its first column) as the sheet's `<row>` elements, one a row,
+    numbered from `first_row` (0-based, as XlsxWriter counts), at most `limit` rows.
+    `styles`: `XlsxCells.styles()` (text, day, instant). None when a cell has no SQL
+    form."""
+    styles = {NUMBER: styles["text"], BOOLEAN: styles["text"], RAW_TEXT: styles["text"],
+              SAFE_TEXT: styles["text"], DAY_CELL: styles["day"],
+              INSTANT: styles["instant"]}
+    rows = stmt.subquery()
+    columns = list(rows.c)
+    cells = [xlsx_cell_sql(c, kind, styles[kind], styles[RAW_TEXT])
+             for c, kind in zip(columns, kinds, strict=True)]
+    if any(c is None for c in cells):
+        return None
+    number = func.row_number().over(order_by=columns[0]) + first_row  # r is 1-based
+    line = _joined([literal_column("'<row r=\"'", Text), cast(number, Text),
+                    literal_column("'\">'", Text), *cells, literal_column("'</row>\n'", Text)])
+    return select(line).order_by(columns[0]).limit(limit)
+
+
+def xlsx_row_chunks(engine: Engine, rows: Select[Any]) -> Generator[bytes, None, None]:
+    """The `<row>` lines of `xlsx_rows_select`, each ending in "\\n", in chunks (COPY in
+    binary: the XML as it is, no quoting), a line holding a control character cleaned
+    (`_cleaned_xml`)."""
+    chunks = copy_chunks(engine, rows, BINARY_OPTIONS)
+    try:
+        for chunk in chunks:
+            yield _cleaned_xml(chunk) if _suspect(chunk) else chunk
+    finally:
+        chunks.close()
+
+
+_INLINE = re.compile(rb'<c s="(\d+)" t="inlineStr"><is><t xml:space="preserve">(.*?)</t></is></c>',
+                     re.DOTALL)
+
+
+def _cleaned_xml(chunk: bytes) -> bytes:
+    """Row lines with `cells.safe_text` applied to every inline text again: the control
+    characters go, and a text that then starts like a formula gets its `'` (one left
+    empty stays an empty text, as XlsxWriter writes the safe text of such a value)."""
+
+    def clean(match: re.Match[bytes]) -> bytes:
+        text = html.unescape(match[2].decode())
+        safe = safe_text(text)
+        if safe == text:
+            return match[0]
+        escaped = safe.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return (b'<c s="' + match[1] + b'" t="inlineStr"><is><t xml:space="preserve">'
+                + escaped.encode() + b"</t></is></c>")
+
+    return _INLINE.sub(clean, chunk)

@@ -203,3 +203,80 @@ def test_the_ledger_copied_is_the_ledger_written_in_python(postgres, zone, monke
     assert "照片0.jpg(" in whole and "照片2.jpg(" in whole  # files, named once each
     assert "照片1.jpg" not in whole and "照片3.jpg" not in whole  # repeated, deleted
     get_settings.cache_clear()
+
+
+def _cells(data: bytes) -> list[list[tuple]]:
+    """Every cell of the first sheet as openpyxl reads it: value, number format, bold,
+    wrapped, border."""
+    import io
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data)).active
+    return [[(c.value, c.number_format, c.font.b, c.alignment.wrap_text, c.border.left.style)
+             for c in row] for row in sheet.iter_rows()]
+
+
+@pytest.mark.parametrize("texts", [TRICKY, CLEAN], ids=["with-control-characters", "clean"])
+def test_xlsx_rows_written_by_copy_are_the_cells_python_writes(postgres, texts):
+    from app.services.exports import as_xlsx, rows, xlsx_export
+
+    _arrange(postgres, texts)
+    for name, spec in EXPORTS.items():
+        stmt = export_select(spec, SYSTEM, {})
+        copied = b"".join(xlsx_export(postgres, spec.columns, stmt, name))
+        python = b"".join(as_xlsx(spec.columns, rows(postgres, stmt), name))
+        a, b = _cells(copied), _cells(python)
+        assert a == b, (name, [(x, y) for ra, rb in zip(a, b) for x, y in zip(ra, rb) if x != y])
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "local"])
+def test_the_ledger_workbook_copied_has_the_cells_python_writes(postgres, zone, monkeypatch):
+    from app.config import get_settings
+    from app.services.ledger import ledger_rows, stream_ledger_xlsx, xlsx_stream
+    from app.services.tasks import TaskFilters
+
+    monkeypatch.setenv("TIMEZONE", zone)
+    get_settings.cache_clear()
+    _arrange_ledger(postgres)
+    for filters in (TaskFilters(), TaskFilters(overdue=False)):
+        copied = b"".join(stream_ledger_xlsx(postgres, SYSTEM, filters, "甲镇整改台账"))
+        python = b"".join(xlsx_stream(ledger_rows(postgres, SYSTEM, filters), "甲镇整改台账"))
+        assert _cells(copied) == _cells(python)
+        assert len(_cells(copied)) == 2 + len(TRICKY) or filters.overdue is False
+    get_settings.cache_clear()
+
+
+def test_a_copied_sheet_that_reaches_excels_last_row_says_so(postgres, monkeypatch):
+    import io
+
+    from openpyxl import load_workbook
+
+    from app.services import cells
+    from app.services.exports import xlsx_export
+
+    _arrange(postgres, CLEAN)
+    monkeypatch.setattr(cells, "LAST_ROW", 4)  # Excel's 1,048,576 rows, scaled down
+    spec = EXPORTS["tasks"]
+    data = b"".join(xlsx_export(postgres, spec.columns, export_select(spec, SYSTEM, {}),
+                                "tasks"))
+    sheet = load_workbook(io.BytesIO(data)).active
+    ids = [sheet.cell(r, 1).value for r in range(2, 5)]
+    assert ids == sorted(ids) and len(ids) == 3
+    assert sheet["A5"].value == cells.SHEET_FULL_NOTE and sheet.max_row == 5
+
+
+def test_control_characters_in_copied_xml_are_cleaned_like_safe_text():
+    row = ('<row r="2"><c s="2"><v>1</v></c>'
+           '<c s="2" t="inlineStr"><is><t xml:space="preserve">\x01=cmd&amp;\x7f</t></is></c>'
+           '<c s="2" t="inlineStr"><is><t xml:space="preserve">\x01\x85</t></is></c>'
+           '<c s="2" t="inlineStr"><is><t xml:space="preserve">a&lt;b\ufffe</t></is></c>'
+           '<c s="2" t="inlineStr"><is><t xml:space="preserve">干净</t></is></c></row>\n')
+    chunk = row.encode()
+    assert pg_copy._suspect(chunk)
+    assert pg_copy._cleaned_xml(chunk).decode() == (
+        '<row r="2"><c s="2"><v>1</v></c>'
+        '<c s="2" t="inlineStr"><is><t xml:space="preserve">\'=cmd&amp;</t></is></c>'
+        '<c s="2" t="inlineStr"><is><t xml:space="preserve"></t></is></c>'
+        '<c s="2" t="inlineStr"><is><t xml:space="preserve">a&lt;b</t></is></c>'
+        '<c s="2" t="inlineStr"><is><t xml:space="preserve">干净</t></is></c></row>\n')
