@@ -23,7 +23,12 @@ The change feed is pulled from the start by cursor at `limit=500` through the HT
 way a county system does (one connection, each page's JSON parsed to find the next
 cursor), against `COPY (SELECT type, entity_id, op, version, data FROM change WHERE type
 NOT IN ('user', 'api_token') ORDER BY commit_seq, id) TO STDOUT` (what the feed gives the
-bench's token); memory is the server process's peak RSS (VmHWM) growth.
+bench's token); memory is the server process's peak RSS (VmHWM) growth. The streamed
+feed is pulled in one request to `/changes.ndjson` from the start, its lines counted as
+they arrive: `feed.ndjson` with httpx's default Accept-Encoding (gzip, as the paged feed
+is pulled), `feed.ndjson-raw` uncompressed (`Accept-Encoding: identity`); each against
+the same COPY measured right before it, on a fresh server of its own (peak RSS growth as
+for the paged feed), then its first byte as for the exports.
 
 Targets (DESIGN.md, issue 15): rows/s >= 0.5 of COPY, peak memory < 150 MB, first byte
 within 1 s, at 1,000,000 rows.
@@ -31,6 +36,7 @@ within 1 s, at 1,000,000 rows.
     .venv/bin/python -m bench.export_stream                    # N = 100,000
     .venv/bin/python -m bench.export_stream --rows 1000000     # about 10 minutes
     .venv/bin/python -m bench.export_stream --forms ledger.csv,feed
+    .venv/bin/python -m bench.export_stream --forms feed,feed.ndjson --no-trace
 
 It stops by itself (`--timeout`, default 1500 s); the database is dropped on the way out,
 also on Ctrl-C or SIGTERM.
@@ -79,6 +85,10 @@ FORMS = {  # name: (URL path, the SELECT it reads)
     "tasks.xlsx": ("/api/v1/exports/tasks.xlsx", "tasks"),
 }
 FEED_LIMIT = 500
+STREAM_PATH = "/api/v1/changes.ndjson"
+# the streamed feed as httpx asks for it (gzip), and uncompressed (`Accept-Encoding: identity`)
+NDJSON_FEEDS = {"feed.ndjson": None, "feed.ndjson-raw": "identity"}
+FEEDS = ("feed", *NDJSON_FEEDS)
 MB = 1_000_000
 TARGET_RATIO, TARGET_MB, TARGET_FIRST_BYTE = 0.5, 150, 1.0
 
@@ -336,14 +346,61 @@ def pull_feed(base: str, token: str) -> dict[str, Any]:
             "slowest_page": slowest}
 
 
+def pull_feed_ndjson(base: str, token: str, accept_encoding: str | None = None
+                     ) -> dict[str, Any]:
+    """The whole feed from the start in one request to `/changes.ndjson`, its lines counted
+    as they arrive; `Accept-Encoding` the client's default (httpx: gzip, as for the paged
+    feed) unless given."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if accept_encoding is not None:
+        headers["Accept-Encoding"] = accept_encoding
+    rows = nbytes = 0
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        client.get(STREAM_PATH, params={"types": "campaign"})  # warm up
+        started = time.perf_counter()
+        first: float | None = None
+        with client.stream("GET", STREAM_PATH) as r:
+            assert r.status_code == 200, r.read()[:500]
+            next_cursor = r.headers.get("x-next-cursor")
+            encoding = r.headers.get("content-encoding", "identity")
+            for chunk in r.iter_bytes():
+                if first is None and chunk:
+                    first = time.perf_counter() - started
+                rows += chunk.count(b"\n")
+                nbytes += len(chunk)
+        seconds = time.perf_counter() - started
+    return {"rows": rows, "bytes": nbytes, "seconds": seconds, "first_chunk": first,
+            "next_cursor": next_cursor, "encoding": encoding}
+
+
+def served_feed(url: str, token: str, pull: Any, first_byte_of: str | None = None
+                ) -> dict[str, Any]:
+    """`pull(base, token)` against a fresh server, with the server's peak RSS growth; then
+    the first byte of `first_byte_of` (a path), if given."""
+    with uvicorn_server("app.main:create_app", env=app_env(url)) as base:
+        pid = server_pid(base)
+        # warm up the server (imports, pool) before its memory is read
+        httpx.get(base + "/api/v1/changes", params={"limit": FEED_LIMIT},
+                  headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        before = vm_hwm(pid)
+        r: dict[str, Any] = pull(base, token)
+        r["rss_growth"] = vm_hwm(pid) - before if pid else None
+        r["rss_before"] = before
+        if first_byte_of is not None:
+            tries = first_byte(base, first_byte_of, token)
+            r["first_byte"] = max(tries)
+            r["first_byte_tries"] = tries
+    return r
+
+
 # ---------------------------------------------------------------- the run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="N (default 100000)")
-    parser.add_argument("--forms", default=",".join([*FORMS, "feed"]),
-                        help="comma-separated, of " + ", ".join([*FORMS, "feed"]))
+    parser.add_argument("--forms", default=",".join([*FORMS, *FEEDS]),
+                        help="comma-separated, of " + ", ".join([*FORMS, *FEEDS]))
     parser.add_argument("--no-trace", action="store_true",
                         help="skip the tracemalloc children (RSS is still measured)")
     parser.add_argument("--trace-xlsx", action="store_true",
@@ -360,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     forms = [f for f in args.forms.split(",") if f]
-    unknown = set(forms) - {*FORMS, "feed"}
+    unknown = set(forms) - {*FORMS, *FEEDS}
     if unknown:
         parser.error(f"unknown forms: {', '.join(sorted(unknown))}")
     n = args.rows
@@ -378,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         generate_all(engine, n)
         # each form's COPY right before it, so both see the same load on a shared machine
         for form in forms:
-            if form == "feed":
+            if form in FEEDS:
                 continue
             copies[form] = c = copy_baseline(engine, FORMS[form][1])
             assert c["rows"] == n, (form, c)
@@ -396,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         token = create_token(engine)
         with uvicorn_server("app.main:create_app", env=app_env(url)) as base:
             for form in forms:
-                if form == "feed":
+                if form in FEEDS:
                     continue
                 tries = first_byte(base, FORMS[form][0], token)
                 results[form]["first_byte"] = max(tries)
@@ -405,28 +462,37 @@ def main(argv: list[str] | None = None) -> int:
         if "feed" in forms:
             copies["feed"] = c = copy_baseline(engine, "feed")
             assert c["rows"] == n, c
-            with uvicorn_server("app.main:create_app", env=app_env(url)) as base:
-                pid = server_pid(base)
-                # warm up the server (imports, pool) before its memory is read
-                httpx.get(base + "/api/v1/changes", params={"limit": FEED_LIMIT},
-                          headers={"Authorization": f"Bearer {token}"}, timeout=60)
-                before = vm_hwm(pid)
-                r = pull_feed(base, token)
-                r["rss_growth"] = vm_hwm(pid) - before if pid else None
-                r["rss_before"] = before
+            r = served_feed(url, token, pull_feed)
             assert r["rows"] == n, r
             results["feed"] = r
             log(f"{'feed':<13} {n / r['seconds']:>10,.0f} rows/s ({r['seconds']:.1f} s, "
                 f"{r['pages']:,} pages, slowest {r['slowest_page'] * 1000:.0f} ms, "
                 f"{r['bytes'] / MB:.0f} MB of JSON); server peak RSS growth "
-                f"{(r['rss_growth'] or 0) / MB:.1f} MB (from {before / MB:.0f} MB); COPY "
-                f"{c['rows'] / c['seconds']:,.0f} rows/s; load {os.getloadavg()[0]:.1f}")
+                f"{(r['rss_growth'] or 0) / MB:.1f} MB (from {r['rss_before'] / MB:.0f} MB); "
+                f"COPY {c['rows'] / c['seconds']:,.0f} rows/s; load {os.getloadavg()[0]:.1f}")
+        for form, accept_encoding in NDJSON_FEEDS.items():
+            if form not in forms:
+                continue
+            copies[form] = c = copy_baseline(engine, "feed")
+            assert c["rows"] == n, c
+            r = served_feed(url, token, lambda base, token, e=accept_encoding:
+                            pull_feed_ndjson(base, token, e), STREAM_PATH)
+            assert r["rows"] == n, r
+            assert r["next_cursor"], r
+            results[form] = r
+            log(f"{form:<13} first byte over HTTP: "
+                + ", ".join(f"{s * 1000:.0f} ms" for s in r["first_byte_tries"]))
+            log(f"{form:<13} {n / r['seconds']:>10,.0f} rows/s ({r['seconds']:.1f} s, "
+                f"{r['bytes'] / MB:.0f} MB of NDJSON, sent as {r['encoding']}, first chunk "
+                f"{(r['first_chunk'] or 0) * 1000:.0f} ms); server peak RSS growth "
+                f"{(r['rss_growth'] or 0) / MB:.1f} MB (from {r['rss_before'] / MB:.0f} MB); "
+                f"COPY {c['rows'] / c['seconds']:,.0f} rows/s; load {os.getloadavg()[0]:.1f}")
         engine.dispose()
 
     log("")
     log(f"summary (PostgreSQL, N = {n:,}, total {time.perf_counter() - started:.0f} s; "
         f"{machine()})")
-    log(f"  {'form':<13} {'rows/s':>9} {'COPY':>9} {'ratio':>6}  {'RSS+':>7} {'traced':>7} "
+    log(f"  {'form':<15} {'rows/s':>9} {'COPY':>9} {'ratio':>6}  {'RSS+':>7} {'traced':>7} "
         f"{'1st byte':>8}")
     for form, r in results.items():
         ours, copy = n / r["seconds"], copies[form]["rows"] / copies[form]["seconds"]
@@ -436,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = ratio >= TARGET_RATIO and peak < TARGET_MB * MB and (
             fb is None or fb < TARGET_FIRST_BYTE)
         traced = r.get("traced_peak")
-        log(f"  {form:<13} {ours:>9,.0f} {copy:>9,.0f} {ratio:>6.2f}  "
+        log(f"  {form:<15} {ours:>9,.0f} {copy:>9,.0f} {ratio:>6.2f}  "
             f"{(r.get('rss_growth') or 0) / MB:>5.1f}MB "
             f"{(f'{traced / MB:.1f}MB' if traced is not None else '-'):>7} "
             f"{(f'{fb * 1000:.0f}ms' if fb is not None else '-'):>8}  {verdict(ok)}"

@@ -7,18 +7,16 @@ filter or a failing query answers 4xx/5xx instead of cutting a download off.
 
 from collections.abc import Callable, Iterator
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.types import Receive, Scope, Send
 
 from app import clock
 from app.api.deps import CurrentActor
 from app.api.represent import attachment_headers
 from app.api.routing import TransactionRoute
+from app.api.streams import stream_response
 from app.api.tasks import TaskFiltersDep
-from app.services.cells import close_source, primed
 from app.services.exports import (
     csv_export,
     export_select,
@@ -34,29 +32,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
 
 
-class ClosingStreamingResponse(StreamingResponse):
-    """A download that closes its chunks (and so their database reader) as soon as it ends,
-    sent or aborted. Starlette leaves an aborted download's iterator to the garbage
-    collector, and an .xlsx's (stream-zip's generators) is freed only by a collection: until
-    then its connection stays checked out, idle in a transaction."""
-
-    def __init__(self, chunks: Iterator[bytes], **kwargs: object) -> None:
-        super().__init__(chunks, **kwargs)  # type: ignore[arg-type]
-        self.chunks = chunks
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(close_source, self.chunks)
-
-
 async def _stream(make: Callable[[], Iterator[bytes]], media_type: str, name: str
                   ) -> StreamingResponse:
-    chunks = await run_in_threadpool(lambda: primed(make()))
-    return ClosingStreamingResponse(chunks, media_type=media_type,
-                                    headers=attachment_headers(name))
+    return await stream_response(make, media_type, attachment_headers(name))
 
 
 @router.get("/reports/ledger.csv")

@@ -197,12 +197,20 @@ def ndjson_select(stmt: Select[Any], names: Sequence[str]) -> Select[Any] | None
     values = [json_value_sql(c) for c in stmt.selected_columns]
     if any(v is None for v in values):
         return None
+    return stmt.with_only_columns(json_object_sql(names, values))  # type: ignore[arg-type]
+
+
+def json_object_sql(names: Sequence[str], values: Sequence[ColumnElement[Any]]
+                    ) -> ColumnElement[Any]:
+    """The text of the JSON object `{"name": value, ...}` (the standard library's
+    separators, keys in `names`' order), each value the SQL text of a JSON value, none NULL
+    (`json_value_sql`)."""
     parts: list[Any] = []
     for i, (name, value) in enumerate(zip(names, values, strict=True)):
         key = ("{" if i == 0 else ", ") + json.dumps(name) + ": "
         parts += [literal_column("'" + key.replace("'", "''") + "'", Text), value]
     parts.append(literal_column("'}'", Text))
-    return stmt.with_only_columns(_joined(parts))
+    return _joined(parts)  # type: ignore[no-any-return]
 
 
 def _joined(parts: list[Any]) -> Any:
