@@ -7,10 +7,12 @@ every fourth) and N changes in the `change` table, all written by SQL on the ser
 Every export form — the ledger (`/reports/ledger.csv`, `.xlsx`) and a table export
 (`/exports/tasks.csv`, `.ndjson`, `.xlsx`) — is measured three ways:
 
-- rows/s: the app's own stream (`ledger_rows` + `csv_stream` / `xlsx_stream`, `rows` +
-  `as_csv` / `as_ndjson` / `as_xlsx`, as `SYSTEM`, a county admin) consumed to the last
-  byte in a fresh child process, against `COPY (<the same SELECT>) TO STDOUT (FORMAT csv)`
-  through psycopg (the ledger's baseline is its two SELECTs, tasks and evidence files),
+- rows/s: the app's own stream (what its endpoints call: `stream_ledger_csv` /
+  `stream_ledger_xlsx`, `csv_export` / `ndjson_export` / `xlsx_export`; on PostgreSQL the
+  cells written by COPY, `app/services/pg_copy.py`), as `SYSTEM`, a county admin, consumed
+  to the last byte in a fresh child process, against `COPY (<the rows' SELECT>) TO STDOUT
+  (FORMAT csv)` through psycopg (`ledger_select` and `evidence_select` for the ledger, the
+  export's SELECT for the table: the rows as the Python writers read them),
   measured right before the form so both see the same load on a shared machine;
 - memory: that child's RSS growth (ru_maxrss after minus before, after a warm-up) and, in
   another child, Python's allocation peak under `tracemalloc` (slower, so not timed; for
@@ -155,32 +157,24 @@ def generate_all(engine: Engine, n: int) -> None:
 
 
 def _stream(engine: Any, form: str) -> Any:
-    """The bytes of `form` as the API streams them, as SYSTEM, with no filter."""
+    """The bytes of `form` as the API streams them (the functions its endpoints call: on
+    PostgreSQL written by COPY, `app/services/pg_copy.py`), as SYSTEM, with no filter."""
     from app.services.actors import SYSTEM
-    from app.services.exports import (
-        EXPORTS,
-        as_csv,
-        as_ndjson,
-        as_xlsx,
-        csv_kinds,
-        export_select,
-        row_batches,
-        rows,
-    )
-    from app.services.ledger import csv_stream, ledger_rows, xlsx_stream
+    from app.services.exports import EXPORTS, csv_export, export_select, ndjson_export, xlsx_export
+    from app.services.ledger import stream_ledger_csv, stream_ledger_xlsx
     from app.services.tasks import TaskFilters
 
     if form == "ledger.csv":
-        return csv_stream(ledger_rows(engine, SYSTEM, TaskFilters()))
+        return stream_ledger_csv(engine, SYSTEM, TaskFilters())
     if form == "ledger.xlsx":
-        return xlsx_stream(ledger_rows(engine, SYSTEM, TaskFilters()), "整改台账")
+        return stream_ledger_xlsx(engine, SYSTEM, TaskFilters(), "整改台账")
     spec = EXPORTS["tasks"]
     stmt = export_select(spec, SYSTEM, {})
     if form == "tasks.csv":
-        return as_csv(spec.columns, csv_kinds(stmt), row_batches(engine, stmt))
+        return csv_export(engine, spec.columns, stmt)
     if form == "tasks.ndjson":
-        return as_ndjson(spec.columns, csv_kinds(stmt), row_batches(engine, stmt))
-    return as_xlsx(spec.columns, rows(engine, stmt), "tasks")
+        return ndjson_export(engine, spec.columns, stmt)
+    return xlsx_export(engine, spec.columns, stmt, "tasks")
 
 
 def child(url: str, form: str, mode: str) -> dict[str, Any]:
