@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import assets
@@ -38,6 +38,7 @@ from app.api import (
 from app.api import errors as error_handlers
 from app.api.deps import SESSION_COOKIE
 from app.api.limits import BodyLimit
+from app.api.streams import BulkAwareGZip
 from app.config import Settings, get_settings
 from app.db import get_engine
 from app.migrate import schema_problem
@@ -157,9 +158,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(NoStoreSignedIn)
     app.add_middleware(BodyLimit, max_upload_mb=settings.max_upload_mb)
     app.add_middleware(RequestContext)
-    # text over a mobile network: gzip at a level that keeps streamed exports fast; each
-    # streamed chunk is flushed, so exports still stream
-    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=5,
+    # text over a mobile network: gzip, at level 5 for pages and JSON and at level 1 for
+    # the bulk streams (CSV, NDJSON: `BulkAwareGZip`); each streamed chunk is flushed, so
+    # exports still stream
+    app.add_middleware(BulkAwareGZip, minimum_size=500, compresslevel=5,
                        exclude_content_types=NOT_COMPRESSED)
     for module in (auth, townships, branches, campaigns, problems, tasks, feedback, screenings,
                    activities, reports, exports, users, audit, changes, notifications,

@@ -215,12 +215,13 @@ def stream_ledger_csv(engine: Engine, actor: Actor, filters: TaskFilters) -> Ite
     return csv_stream(ledger_rows(engine, actor, filters))
 
 
-def ledger_cells_select(actor: Actor, filters: TaskFilters, categories: dict[str, str]
-                        ) -> Select[Any] | None:
+def ledger_cells_select(actor: Actor, filters: TaskFilters, categories: dict[str, str],
+                        task_id_last: bool = False) -> Select[Any] | None:
     """The ledger's rows as their CSV cells, in SQL (PostgreSQL): the twelve columns of
     `ledger_rows`, each text as `cells.safe_text` writes it but for control characters
-    (`pg_copy.csv_rows` scans for those). None when the county's time zone has no name
-    the database knows and no fixed offset (then `ledger_rows` writes it in Python)."""
+    (`pg_copy.csv_rows` scans for those), in task order; `task_id_last`: the task's id
+    after them, to order by. None when the county's time zone has no name the database
+    knows and no fixed offset (then `ledger_rows` writes it in Python)."""
     verified_day = pg_copy.local_day_sql(col(Task.verified_at))
     file_day = pg_copy.local_day_sql(col(Attachment.created_at))
     if verified_day is None or file_day is None:
@@ -291,7 +292,7 @@ def ledger_cells_select(actor: Actor, filters: TaskFilters, categories: dict[str
         safe(case((detail_text != "", title + lit("(") + detail_text + lit(")")),
                   else_=title)),
         safe(unit), safe(person), due, safe(progress), safe(files), safe(verdict),
-        verified_on,
+        verified_on, *([task_id] if task_id_last else []),
     ).order_by(task_id)
 
 
@@ -315,12 +316,15 @@ def stream_ledger_xlsx(engine: Engine, actor: Actor, filters: TaskFilters, title
     """The ledger as .xlsx (`xlsx_stream` of `ledger_rows`): on PostgreSQL its rows' XML
     written by COPY from `ledger_cells_select` (the same cells), elsewhere in Python."""
     if pg_copy.sql_available(engine):
-        cells_select = ledger_cells_select(actor, filters, _category_labels(engine))
+        cells_select = ledger_cells_select(actor, filters, _category_labels(engine),
+                                           task_id_last=True)
         if cells_select is not None:
             book, cells = _ledger_book(title)
             room = cells_module.LAST_ROW - 2  # rows below the title and the header
+            # 序号 is the row's number already; the rows in task order as they come
             rows_xml = pg_copy.xlsx_rows_select(cells_select, LEDGER_XLSX_KINDS,
-                                                cells.styles(), 2, room + 1)
+                                                cells.styles(), 2, room + 1,
+                                                order=len(LEDGER_XLSX_KINDS), numbered=True)
             if rows_xml is not None:
                 return xlsx_rows_chunks(book, pg_copy.xlsx_row_chunks(engine, rows_xml),
                                         room, cells.text)

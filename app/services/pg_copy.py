@@ -455,24 +455,27 @@ def xlsx_cell_sql(value: ColumnElement[Any], kind: str, style: int, blank_style:
 
 
 def xlsx_rows_select(stmt: Select[Any], kinds: Sequence[str], styles: dict[str, int],
-                     first_row: int, limit: int) -> Select[Any] | None:
-    """`stmt` (ordered by its first column) as the sheet's `<row>` elements, one a row,
-    numbered from `first_row` (0-based, as XlsxWriter counts), at most `limit` rows.
-    `styles`: `XlsxCells.styles()` (text, day, instant). None when a cell has no SQL
-    form."""
+                     first_row: int, limit: int, order: int = 0, numbered: bool = False
+                     ) -> Select[Any] | None:
+    """`stmt`'s rows as the sheet's `<row>` elements, one a line, numbered from
+    `first_row` (0-based, as XlsxWriter counts), at most `limit` of them, in the order of
+    column `order` (one `stmt` is ordered by, so that the rows stream as they are read);
+    `numbered`: the first column already counts the rows from 1. `kinds[i]`: the cell
+    kind of column i (columns beyond `kinds` are not written). `styles`:
+    `XlsxCells.styles()` (text, day, instant). None when a cell has no SQL form."""
     styles = {NUMBER: styles["text"], BOOLEAN: styles["text"], RAW_TEXT: styles["text"],
               SAFE_TEXT: styles["text"], DAY_CELL: styles["day"],
               INSTANT: styles["instant"]}
     rows = stmt.subquery()
     columns = list(rows.c)
     cells = [xlsx_cell_sql(c, kind, styles[kind], styles[RAW_TEXT])
-             for c, kind in zip(columns, kinds, strict=True)]
+             for c, kind in zip(columns, kinds, strict=False)]
     if any(c is None for c in cells):
         return None
-    number = func.row_number().over(order_by=columns[0]) + first_row  # r is 1-based
-    line = _joined([literal_column("'<row r=\"'", Text), cast(number, Text),
+    number = columns[0] if numbered else func.row_number().over(order_by=columns[order])
+    line = _joined([literal_column("'<row r=\"'", Text), cast(number + first_row, Text),
                     literal_column("'\">'", Text), *cells, literal_column("'</row>\n'", Text)])
-    return select(line).order_by(columns[0]).limit(limit)
+    return select(line).order_by(columns[order]).limit(limit)  # r is 1-based: n + first
 
 
 def xlsx_row_chunks(engine: Engine, rows: Select[Any]) -> Generator[bytes, None, None]:
