@@ -19,7 +19,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal_column,
+    literal,
     select,
     type_coerce,
 )
@@ -226,10 +226,8 @@ def ledger_cells_select(actor: Actor, filters: TaskFilters, categories: dict[str
     file_day = pg_copy.local_day_sql(col(Attachment.created_at))
     if verified_day is None or file_day is None:
         return None
-    text_ = literal_column  # a literal text written by these rules, not a user's
-
-    def lit(value: str) -> Any:
-        return text_("'" + value.replace("'", "''") + "'", String)
+    def lit(value: str) -> Any:  # a text of these rules or a label: a bound value
+        return literal(value, String)
 
     def mapped(codes: dict[str, str], value: Any) -> Any:
         return case({c: lit(t) for c, t in codes.items()}, value=value, else_=value) \
