@@ -114,7 +114,9 @@ def csv_cell_sql(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
     if isinstance(sql_type, UTCDateTime):
         return _instant(column)
     if isinstance(sql_type, SAEnum):
-        return _code_column(column)
+        # a code is never like a formula, but a legacy row may hold any text there
+        code = _code_column(column)
+        return None if code is None else safe_text_sql(code)
     if isinstance(sql_type, Boolean):
         return case((column.is_(True), literal_column("'true'")),
                     (column.is_(False), literal_column("'false'")))

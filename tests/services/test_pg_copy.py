@@ -345,3 +345,15 @@ def test_a_legacy_nan_income_is_a_text_cell_not_a_broken_workbook(postgres):
     income = spec.columns.index("collective_income_wan")
     assert [r[income][0] for r in copied[1:]] == ["NaN", -1.5]
     assert b"NaN" in b"".join(csv_export(postgres, spec.columns, stmt))
+
+
+def test_a_legacy_code_like_a_formula_is_quoted_in_a_copied_csv(postgres):
+    """An enum column holding, in a legacy row, a text that is no code: COPY writes it as
+    a text, never a formula (the Python writer cannot read such a row at all)."""
+    _arrange(postgres, CLEAN[:2])
+    with committed(postgres) as s:
+        s.execute(text("""UPDATE task SET status = '=HYPERLINK("http://x","y")'"""))
+    spec = EXPORTS["tasks"]
+    body = b"".join(csv_export(postgres, spec.columns, export_select(spec, SYSTEM, {})))
+    assert b',"\'=HYPERLINK(""http://x"",""y"")",' in body
+    assert b',"=HYPERLINK' not in body and b",=HYPERLINK" not in body
