@@ -47,6 +47,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy import Enum as SAEnum
+from xlsxwriter.utility import _utf16_len, _utf16_truncate
 
 from app import clock
 from app.models.base import UTCDateTime
@@ -505,9 +506,18 @@ def xlsx_row_chunks(engine: Engine, rows: Select[Any]) -> Generator[bytes, None,
     chunks = copy_chunks(engine, rows, BINARY_OPTIONS)
     try:
         for chunk in chunks:
-            yield _cleaned_xml(chunk) if _suspect(chunk) else chunk
+            yield _cleaned_xml(chunk) if _suspect(chunk) or _long_line(chunk) else chunk
     finally:
         chunks.close()
+
+
+CELL_MAX = 32767  # UTF-16 units a cell's text holds (XlsxWriter cuts a longer one there)
+
+
+def _long_line(chunk: bytes) -> bool:
+    """Whether a row line of `chunk` may hold a text longer than a cell holds (no text is
+    longer in UTF-16 units than its line is in UTF-8 bytes)."""
+    return len(chunk) > CELL_MAX and max(map(len, chunk.split(b"\n"))) > CELL_MAX
 
 
 _EXCEL_CHAR = re.compile(r"_x([0-9a-fA-F]{4})_")
@@ -518,13 +528,17 @@ _INLINE = re.compile(rb'<c s="(\d+)" t="inlineStr"><is><t xml:space="preserve">(
 def _cleaned_xml(chunk: bytes) -> bytes:
     """Row lines with `cells.safe_text` applied to every inline text again: the control
     characters go, and a text that then starts like a formula gets its `'` (one left
-    empty stays an empty text, as XlsxWriter writes the safe text of such a value)."""
+    empty stays an empty text, as XlsxWriter writes the safe text of such a value); a
+    text longer than a cell holds is cut at `CELL_MAX` UTF-16 units, as XlsxWriter cuts
+    it."""
 
     def clean(match: re.Match[bytes]) -> bytes:
         # the text as written (`_xHHHH_` read back, a carriage return among them), so
         # that one starting like a formula once its control characters go is found
         text = _EXCEL_CHAR.sub(lambda m: chr(int(m[1], 16)), html.unescape(match[2].decode()))
         safe = safe_text(text)
+        if len(safe) > CELL_MAX // 2 and _utf16_len(safe) > CELL_MAX:
+            safe = _utf16_truncate(safe, CELL_MAX)
         if safe == text:
             return match[0]
         escaped = _EXCEL_CHAR.sub(r"_x005F\g<0>", safe).replace("\r", "_x000D_")

@@ -357,3 +357,30 @@ def test_a_legacy_code_like_a_formula_is_quoted_in_a_copied_csv(postgres):
     body = b"".join(csv_export(postgres, spec.columns, export_select(spec, SYSTEM, {})))
     assert b',"\'=HYPERLINK(""http://x"",""y"")",' in body
     assert b',"=HYPERLINK' not in body and b",=HYPERLINK" not in body
+
+
+def test_a_ledger_cell_longer_than_excel_holds_is_cut_as_python_cuts_it(postgres):
+    """300 files of long names: the 佐证材料 cell would pass Excel's 32,767 characters
+    (UTF-16 units: an emoji counts two); XlsxWriter cuts it there, so does the copied sheet."""
+    from app.services.ledger import ledger_rows, stream_ledger_xlsx, xlsx_stream
+    from app.services.tasks import TaskFilters
+
+    with committed(postgres) as s:
+        township = make_township(s)
+        task = make_task(s, make_problem(s, make_campaign(s), township))
+        s.execute(text(
+            "INSERT INTO progress_update (created_at, updated_at, version, task_id, "
+            "township_id, author, note) VALUES (now(), now(), 1, :t, :tw, '书记', '进展')"),
+            {"t": task.id, "tw": township.id})
+        s.execute(text(
+            "INSERT INTO attachment (created_at, updated_at, version, update_id, task_id, "
+            "township_id, file_name, content_type, size, sha256, storage_key) "
+            "SELECT now(), now(), 1, (SELECT max(id) FROM progress_update), :t, :tw, "
+            "repeat('照', 100) || repeat('😀', 50) || g || '.jpg', 'image/jpeg', 1, "
+            "lpad(g::text, 64, '0'), 'k' || g FROM generate_series(1, 300) g"),
+            {"t": task.id, "tw": township.id})
+    copied = _cells(b"".join(stream_ledger_xlsx(postgres, SYSTEM, TaskFilters(), "台账")))
+    python = _cells(b"".join(xlsx_stream(ledger_rows(postgres, SYSTEM, TaskFilters()), "台账")))
+    assert copied == python
+    files = max((str(c[0]) for c in copied[-1]), key=len)
+    assert len(files.encode("utf-16-le")) // 2 in (32766, 32767)
