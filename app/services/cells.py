@@ -149,7 +149,10 @@ class XlsxCells:
         elif isinstance(value, bool):
             sheet.write_boolean(row, column, value, self.text)
         elif isinstance(value, int | float | Decimal):
-            sheet.write_number(row, column, float(value), self.text)
+            if value != value:  # a legacy NaN (PostgreSQL's numeric holds one): its text
+                sheet.write_string(row, column, "NaN", self.text)
+            else:
+                sheet.write_number(row, column, float(value), self.text)
         elif isinstance(value, datetime):
             utc = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
             sheet.write_datetime(row, column, utc, self.instant)

@@ -18,10 +18,11 @@ from sqlalchemy import ColumnElement, Engine, Select, select
 from sqlmodel import col
 
 from app import clock
+from app.labels import LABELS
 from app.models.activity import Activity
 from app.models.branch import Branch
 from app.models.feedback import FeedbackForm, Opinion
-from app.models.forms import TEXT_MESSAGE, Id, SafeText
+from app.models.forms import TEXT_MESSAGE, Int, SafeText
 from app.models.problem import Problem
 from app.models.rectification import Acceptance, LiaisonVisit, Rectification, Revisit
 from app.models.screening import Screening
@@ -143,7 +144,7 @@ EXPORTS: dict[str, ExportSpec] = {
     ),
 }
 FORMATS = ("csv", "ndjson", "xlsx")
-FILTER_TYPES: dict[type, TypeAdapter[Any]] = {int: TypeAdapter(Id), str: TypeAdapter(SafeText)}
+FILTER_TYPES: dict[type, TypeAdapter[Any]] = {int: TypeAdapter(Int), str: TypeAdapter(SafeText)}
 
 
 def parse_target(target: str) -> tuple[ExportSpec, str, str]:
@@ -172,12 +173,15 @@ def export_select(spec: ExportSpec, actor: Actor, params: dict[str, str]) -> Sel
         raw = params.get(name)
         if raw in (None, ""):
             continue
-        value = _filter_value(name, kind, raw)
-        stmt = stmt.where(getattr(model, name) == value)
+        column = getattr(model, name)
+        value = _filter_value(name, kind, raw, getattr(column.type, "enum_class", None))
+        stmt = stmt.where(column == value)
     return stmt.order_by(model.id)
 
 
-def _filter_value(name: str, kind: type, raw: str) -> Any:
+def _filter_value(name: str, kind: type, raw: str, codes: Any = None) -> Any:
+    """`raw` as the filter's value, as the list reads it (a number typed with a Chinese
+    input method is a number; a code of `codes`, the column's enum, one of them)."""
     try:
         value = FILTER_TYPES[kind].validate_python(raw)
     except ValidationError as exc:
@@ -185,7 +189,17 @@ def _filter_value(name: str, kind: type, raw: str) -> Any:
         message = {"text_control": TEXT_MESSAGE, "int_parsing": "应为整数"}.get(
             kind_of_error, "超出可存储的范围")
         raise Invalid(name, message) from None
+    if codes is not None and value not in {c.value for c in codes}:
+        choices = "、".join(f"{_code_label(c.value)}({c.value})" for c in codes)
+        raise Invalid(name, f"取值无效,可选:{choices}")
     return value
+
+
+def _code_label(code: str) -> str:
+    for group, labels in LABELS.items():
+        if group != "field" and code in labels:
+            return labels[code]
+    return code
 
 
 def rows(engine: Engine, stmt: Select[Any]) -> Iterator[tuple[Any, ...]]:

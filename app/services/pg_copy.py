@@ -47,6 +47,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy import Enum as SAEnum
+from xlsxwriter.utility import _utf16_len, _utf16_truncate
 
 from app import clock
 from app.models.base import UTCDateTime
@@ -114,7 +115,9 @@ def csv_cell_sql(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
     if isinstance(sql_type, UTCDateTime):
         return _instant(column)
     if isinstance(sql_type, SAEnum):
-        return _code_column(column)
+        # a code is never like a formula, but a legacy row may hold any text there
+        code = _code_column(column)
+        return None if code is None else safe_text_sql(code)
     if isinstance(sql_type, Boolean):
         return case((column.is_(True), literal_column("'true'")),
                     (column.is_(False), literal_column("'false'")))
@@ -383,11 +386,17 @@ def xlsx_kinds(stmt: Select[Any]) -> list[str] | None:
     return kinds
 
 
+_EXCEL_ESCAPE = "(_x[0-9a-fA-F]{4}_)"  # how Excel writes a character in XML: `_xHHHH_`
+
+
 def _xml_text(text: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A text as a cell's XML character data, as XlsxWriter writes it: `&`, `<`, `>`
+    """A text as a cell's XML character data, as XlsxWriter writes it: a literal `_xHHHH_`
+    escaped as `_x005F_xHHHH_` (Excel would read it as the character HHHH), `&`, `<`, `>`
     escaped, a carriage return as `_x000D_` (XML would read it as a line feed; the other
     control characters `safe_text` keeps, tab and line feed, stay)."""
-    escaped = func.replace(func.replace(func.replace(text, "&", "&amp;"), "<", "&lt;"),
+    literal = case((func.strpos(text, "_x") > 0,
+                    func.regexp_replace(text, _EXCEL_ESCAPE, "_x005F\\1", "g")), else_=text)
+    escaped = func.replace(func.replace(func.replace(literal, "&", "&amp;"), "<", "&lt;"),
                            ">", "&gt;")
     return func.replace(escaped, "\r", "_x000D_")
 
@@ -411,7 +420,14 @@ def _local_serial(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
     seconds = func.trunc(clock_seconds)
     micro = (clock_seconds - seconds) * 1000000
     fraction = (cast(seconds, Float) + cast(micro, Float) / 1e6) / 86400.0
-    return (days + fraction) + 1  # Excel's 29 February 1900 (the instants are later)
+    serial = days + fraction
+    # as XlsxWriter: one day more after 28 February 1900 (Excel's 29 February 1900), one
+    # less on 1 January 1900 (it takes that day for a time alone); the first test spares
+    # the instants of this century the rest
+    adjust = case((column >= literal_column("TIMESTAMP '1900-03-02'"), 1),
+                  (serial > 59, 1),
+                  (cast(local, Date) == literal_column("DATE '1900-01-01'"), -1), else_=0)
+    return serial + adjust
 
 
 def xlsx_cell_sql(value: ColumnElement[Any], kind: str, style: int, blank_style: int
@@ -430,12 +446,17 @@ def xlsx_cell_sql(value: ColumnElement[Any], kind: str, style: int, blank_style:
     cell: Any
     if kind == NUMBER:
         cell = wrapped(number[0], cast(value, Text), number[1])
+        if isinstance(_type_of(value), Numeric):  # a legacy NaN: no number, its text
+            cell = case((value == literal_column("'NaN'::numeric"),
+                         literal_column(f"'{inline[0]}NaN{inline[1]}'", Text)), else_=cell)
     elif kind == BOOLEAN:
         cell = case((value, literal_column(f"'<c s=\"{style}\" t=\"b\"><v>1</v></c>'", Text)),
                     else_=literal_column(f"'<c s=\"{style}\" t=\"b\"><v>0</v></c>'", Text))
     elif kind == DAY_CELL:
-        # XlsxWriter counts from 31 December 1899 and skips Excel's 29 February 1900
-        day = case((value < literal_column("DATE '1900-03-01'"),
+        # XlsxWriter counts from 31 December 1899 and skips Excel's 29 February 1900; it
+        # writes 1 January 1900 as 0 (a time alone: `_datetime_to_excel_datetime`)
+        day = case((value == literal_column("DATE '1900-01-01'"), 0),
+                   (value < literal_column("DATE '1900-03-01'"),
                     value - literal_column("DATE '1899-12-31'")),
                    else_=value - literal_column(_EXCEL_EPOCH))
         cell = wrapped(number[0], cast(day, Text), number[1])
@@ -487,11 +508,21 @@ def xlsx_row_chunks(engine: Engine, rows: Select[Any]) -> Generator[bytes, None,
     chunks = copy_chunks(engine, rows, BINARY_OPTIONS)
     try:
         for chunk in chunks:
-            yield _cleaned_xml(chunk) if _suspect(chunk) else chunk
+            yield _cleaned_xml(chunk) if _suspect(chunk) or _long_line(chunk) else chunk
     finally:
         chunks.close()
 
 
+CELL_MAX = 32767  # UTF-16 units a cell's text holds (XlsxWriter cuts a longer one there)
+
+
+def _long_line(chunk: bytes) -> bool:
+    """Whether a row line of `chunk` may hold a text longer than a cell holds (no text is
+    longer in UTF-16 units than its line is in UTF-8 bytes)."""
+    return len(chunk) > CELL_MAX and max(map(len, chunk.split(b"\n"))) > CELL_MAX
+
+
+_EXCEL_CHAR = re.compile(r"_x([0-9a-fA-F]{4})_")
 _INLINE = re.compile(rb'<c s="(\d+)" t="inlineStr"><is><t xml:space="preserve">(.*?)</t></is></c>',
                      re.DOTALL)
 
@@ -499,14 +530,21 @@ _INLINE = re.compile(rb'<c s="(\d+)" t="inlineStr"><is><t xml:space="preserve">(
 def _cleaned_xml(chunk: bytes) -> bytes:
     """Row lines with `cells.safe_text` applied to every inline text again: the control
     characters go, and a text that then starts like a formula gets its `'` (one left
-    empty stays an empty text, as XlsxWriter writes the safe text of such a value)."""
+    empty stays an empty text, as XlsxWriter writes the safe text of such a value); a
+    text longer than a cell holds is cut at `CELL_MAX` UTF-16 units, as XlsxWriter cuts
+    it."""
 
     def clean(match: re.Match[bytes]) -> bytes:
-        text = html.unescape(match[2].decode())
+        # the text as written (`_xHHHH_` read back, a carriage return among them), so
+        # that one starting like a formula once its control characters go is found
+        text = _EXCEL_CHAR.sub(lambda m: chr(int(m[1], 16)), html.unescape(match[2].decode()))
         safe = safe_text(text)
+        if len(safe) > CELL_MAX // 2 and _utf16_len(safe) > CELL_MAX:
+            safe = _utf16_truncate(safe, CELL_MAX)
         if safe == text:
             return match[0]
-        escaped = safe.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        escaped = _EXCEL_CHAR.sub(r"_x005F\g<0>", safe).replace("\r", "_x000D_")
+        escaped = escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         return (b'<c s="' + match[1] + b'" t="inlineStr"><is><t xml:space="preserve">'
                 + escaped.encode() + b"</t></is></c>")
 

@@ -95,6 +95,25 @@ def test_unknown_table_or_format_is_a_clear_error(engine, login):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "branch_id"
 
 
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "xlsx"])
+def test_export_filters_are_read_as_the_lists_read_them(engine, login, fmt):
+    """A code the list refuses is refused (not an empty file); a full-width number is a
+    number, as in the list."""
+    _arrange(engine)
+    admin = login("admin")
+    for table, params in (("tasks", {"status": "x' OR '1'='1"}), ("opinions", {"theme": "\u202e"}),
+                          ("branches", {"kind": "village;DROP"})):
+        assert admin.get(f"/api/v1/{table}", params=params).status_code == 422
+        r = admin.get(f"/api/v1/exports/{table}.{fmt}", params=params)
+        assert r.status_code == 422, (table, r.status_code)
+        field = next(iter(params))
+        assert r.json()["errors"][0]["field"] == field and "可选" in r.json()["detail"]
+    listed = admin.get("/api/v1/opinions", params={"limit": 500, "branch_id": "１"})
+    assert listed.status_code == 200
+    r = admin.get(f"/api/v1/exports/opinions.{fmt}", params={"branch_id": "１"})
+    assert r.status_code == 200
+
+
 @pytest.mark.parametrize("spec_version", ["2.3", "2.4"])
 def test_an_aborted_download_closes_its_rows_at_once(spec_version: str) -> None:
     """The client goes away after the first chunk: the rows (and their database reader)

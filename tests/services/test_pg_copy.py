@@ -279,3 +279,108 @@ def test_control_characters_in_copied_xml_are_cleaned_like_safe_text():
         '<c s="2" t="inlineStr"><is><t xml:space="preserve"></t></is></c>'
         '<c s="2" t="inlineStr"><is><t xml:space="preserve">a&lt;b</t></is></c>'
         '<c s="2" t="inlineStr"><is><t xml:space="preserve">干净</t></is></c></row>\n')
+
+
+EXCEL_TEXTS = ["_x000D_字面", "a_x0041_b", "_x005F_x000D_", "前_x000d_后", "\x01\r=1", "\x01\r",
+               "\x85\r@x", "\x01_x000D_", "]]>&<>", "\r", "a\rb"]
+OLD_DAYS = [datetime(1900, 1, 1), datetime(1900, 1, 2), datetime(1900, 2, 28),
+            datetime(1900, 3, 1), datetime(1899, 12, 31), datetime(9999, 12, 31)]
+# UTC: in Asia/Shanghai (+08:05:43 then) 1 January 1900 in the morning, 28 February 1900
+# before and after noon, 1 March 1900 just after midnight
+OLD_INSTANTS = [datetime(1899, 12, 31, 20, 0), datetime(1900, 1, 1, 15, 0),
+                datetime(1900, 2, 27, 16, 0, 0, 1), datetime(1900, 2, 28, 4, 0),
+                datetime(1900, 2, 28, 15, 59, 59), datetime(1900, 2, 28, 16, 0, 0)]
+
+
+def test_xlsx_copied_cells_hold_excel_escapes_and_old_dates_as_python_writes_them(postgres):
+    """A literal `_xHHHH_` is written `_x005F_xHHHH_` (Excel would read the character
+    HHHH); a text starting with a carriage return once its control characters go gets its
+    `'`; days and instants before 1 March 1900 have XlsxWriter's serial numbers."""
+    from app.services.exports import as_xlsx, rows, xlsx_export
+
+    with committed(postgres) as s:
+        campaign = make_campaign(s)
+        township = make_township(s)
+        for i, value in enumerate(EXCEL_TEXTS):
+            branch = make_branch(s, township)
+            task = make_task(s, make_problem(s, campaign, township, branch=branch))
+            s.execute(text("UPDATE task SET title = :t, description = :t, due_on = :d, "
+                           "submitted_at = :at, updated_at = :at WHERE id = :id"),
+                      {"t": value, "d": OLD_DAYS[i % len(OLD_DAYS)].date(),
+                       "at": OLD_INSTANTS[i % len(OLD_INSTANTS)], "id": task.id})
+            s.execute(text("UPDATE branch SET notes = :n WHERE id = :id"),
+                      {"n": value, "id": branch.id})
+    for name in ("tasks", "branches"):
+        spec = EXPORTS[name]
+        stmt = export_select(spec, SYSTEM, {})
+        copied = _cells(b"".join(xlsx_export(postgres, spec.columns, stmt, name)))
+        python = _cells(b"".join(as_xlsx(spec.columns, rows(postgres, stmt), name)))
+        assert copied == python, name
+    assert ("_x005F_x000D_字面", "General", False, None, None) in copied[1]
+
+
+def test_cleaning_copied_xml_reads_excel_escapes_first():
+    row = ('<c s="2" t="inlineStr"><is><t xml:space="preserve">\x01_x000D_=1</t></is></c>'
+           '<c s="2" t="inlineStr"><is><t xml:space="preserve">\x01_x005F_x000D_</t></is></c>')
+    assert pg_copy._cleaned_xml(row.encode()).decode() == (
+        '<c s="2" t="inlineStr"><is><t xml:space="preserve">\'_x000D_=1</t></is></c>'
+        '<c s="2" t="inlineStr"><is><t xml:space="preserve">_x005F_x000D_</t></is></c>')
+
+
+def test_a_legacy_nan_income_is_a_text_cell_not_a_broken_workbook(postgres):
+    """PostgreSQL's numeric holds NaN; `<v>NaN</v>` would make the file unreadable."""
+    from app.services.exports import as_xlsx, rows, xlsx_export
+
+    with committed(postgres) as s:
+        township = make_township(s)
+        branch = make_branch(s, township)
+        make_branch(s, township, collective_income_wan=Decimal("-1.50"))
+        s.execute(text("UPDATE branch SET collective_income_wan = 'NaN' WHERE id = :id"),
+                  {"id": branch.id})
+    spec = EXPORTS["branches"]
+    stmt = export_select(spec, SYSTEM, {})
+    copied = _cells(b"".join(xlsx_export(postgres, spec.columns, stmt, "branches")))
+    python = _cells(b"".join(as_xlsx(spec.columns, rows(postgres, stmt), "branches")))
+    assert copied == python
+    income = spec.columns.index("collective_income_wan")
+    assert [r[income][0] for r in copied[1:]] == ["NaN", -1.5]
+    assert b"NaN" in b"".join(csv_export(postgres, spec.columns, stmt))
+
+
+def test_a_legacy_code_like_a_formula_is_quoted_in_a_copied_csv(postgres):
+    """An enum column holding, in a legacy row, a text that is no code: COPY writes it as
+    a text, never a formula (the Python writer cannot read such a row at all)."""
+    _arrange(postgres, CLEAN[:2])
+    with committed(postgres) as s:
+        s.execute(text("""UPDATE task SET status = '=HYPERLINK("http://x","y")'"""))
+    spec = EXPORTS["tasks"]
+    body = b"".join(csv_export(postgres, spec.columns, export_select(spec, SYSTEM, {})))
+    assert b',"\'=HYPERLINK(""http://x"",""y"")",' in body
+    assert b',"=HYPERLINK' not in body and b",=HYPERLINK" not in body
+
+
+def test_a_ledger_cell_longer_than_excel_holds_is_cut_as_python_cuts_it(postgres):
+    """300 files of long names: the 佐证材料 cell would pass Excel's 32,767 characters
+    (UTF-16 units: an emoji counts two); XlsxWriter cuts it there, so does the copied sheet."""
+    from app.services.ledger import ledger_rows, stream_ledger_xlsx, xlsx_stream
+    from app.services.tasks import TaskFilters
+
+    with committed(postgres) as s:
+        township = make_township(s)
+        task = make_task(s, make_problem(s, make_campaign(s), township))
+        s.execute(text(
+            "INSERT INTO progress_update (created_at, updated_at, version, task_id, "
+            "township_id, author, note) VALUES (now(), now(), 1, :t, :tw, '书记', '进展')"),
+            {"t": task.id, "tw": township.id})
+        s.execute(text(
+            "INSERT INTO attachment (created_at, updated_at, version, update_id, task_id, "
+            "township_id, file_name, content_type, size, sha256, storage_key) "
+            "SELECT now(), now(), 1, (SELECT max(id) FROM progress_update), :t, :tw, "
+            "repeat('照', 100) || repeat('😀', 50) || g || '.jpg', 'image/jpeg', 1, "
+            "lpad(g::text, 64, '0'), 'k' || g FROM generate_series(1, 300) g"),
+            {"t": task.id, "tw": township.id})
+    copied = _cells(b"".join(stream_ledger_xlsx(postgres, SYSTEM, TaskFilters(), "台账")))
+    python = _cells(b"".join(xlsx_stream(ledger_rows(postgres, SYSTEM, TaskFilters()), "台账")))
+    assert copied == python
+    files = max((str(c[0]) for c in copied[-1]), key=len)
+    assert len(files.encode("utf-16-le")) // 2 in (32766, 32767)
