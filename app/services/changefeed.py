@@ -167,7 +167,7 @@ def ndjson_changes(engine: Engine, stmt: Select[Any]) -> Iterator[bytes]:
     as the paged feed writes them."""
     if pg_copy.sql_available(engine):
         return _one_line_each(
-            pg_copy.copy_chunks(engine, _line_select(stmt), pg_copy.LINE_OPTIONS, b"\n"))
+            pg_copy.copy_chunks(engine, _line_select(stmt), pg_copy.LINE_OPTIONS))
     return _python_lines(row_batches(engine, stmt))
 
 

@@ -237,7 +237,7 @@ def _joined(parts: list[Any]) -> Any:
 # ---------------------------------------------------------------- reading COPY
 
 
-def _copied(engine: Engine, stmt: Select[Any], options: str, line_end: bytes,
+def _copied(engine: Engine, stmt: Select[Any], options: str, crlf: bool,
             size: int) -> Iterator[bytes]:
     with engine.connect() as conn:
         # no JIT (its compile comes before the first row); ISO dates whatever the server's
@@ -258,40 +258,55 @@ def _copied(engine: Engine, stmt: Select[Any], options: str, line_end: bytes,
                   for name, value in compiled.construct_params().items()}
         raw: Any = conn.connection.driver_connection
         buffer = bytearray()
+        rows = 0
         with raw.cursor() as cursor, cursor.copy(
                 f"COPY ({compiled}) TO STDOUT ({options})", params) as copy:
-            binary = options == BINARY_OPTIONS
-            for row in copy:  # one message a row, ending in "\n" (but in binary)
-                if binary:
+            if options == BINARY_OPTIONS:
+                for row in copy:
                     # a row of one field: field count (2 bytes), length (4), the text as
-                    # it is (`line_end` not added); the file's header (19 bytes) comes
-                    # first, its trailer (2) last
+                    # it is; the file's header (19 bytes) comes first, its trailer (2)
+                    # last
                     start = 19 if row[:11] == _SIGNATURE else 0
                     if len(row) > start + 6 and row[start:start + 2] == b"\x00\x01":
                         buffer += row[start + 6:]
-                elif line_end == b"\n":
+                    if len(buffer) >= size:
+                        yield bytes(buffer)
+                        buffer.clear()
+            else:
+                for row in copy:  # one message a row, ending in "\n": as little as can be
                     buffer += row
-                else:
-                    buffer += row[:-1]
-                    buffer += line_end
-                if len(buffer) >= size:
-                    yield bytes(buffer)
-                    buffer.clear()
+                    rows += 1
+                    if len(buffer) >= size:
+                        yield _crlf(bytes(buffer), rows) if crlf else bytes(buffer)
+                        buffer.clear()
+                        rows = 0
         if buffer:
-            yield bytes(buffer)
+            yield _crlf(bytes(buffer), rows) if crlf else bytes(buffer)
+
+
+def _crlf(chunk: bytes, rows: int) -> bytes:
+    """CSV rows (`rows` of them, each ending in "\n") ending in CRLF instead, as
+    `csv.writer` ends them: at once when the only line feeds are the rows' ends, else (a
+    text holding a line break, quoted) read and written again by `csv`."""
+    if chunk.count(b"\n") == rows:
+        return chunk.replace(b"\n", b"\r\n")
+    out = io.StringIO()
+    csv.writer(out).writerows(csv.reader(io.StringIO(chunk.decode(), newline="")))
+    return out.getvalue().encode()
 
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"  # a binary COPY's first bytes
 
 
 def copy_chunks(engine: Engine, stmt: Select[Any], options: str = CSV_OPTIONS,
-                line_end: bytes = b"\n", size: int = CHUNK) -> Generator[bytes, None, None]:
-    """The rows `COPY (stmt) TO STDOUT (options)` writes, each ending in `line_end`, in
-    chunks of whole rows of about `size` bytes, read on a connection of its own in a
-    thread of their own a chunk or two ahead (`streaming.read_ahead`). PostgreSQL only.
-    Errors of the query are raised at the first chunk; closing stops the COPY (psycopg
-    cancels it) and returns the connection."""
-    return read_ahead(lambda: _copied(engine, stmt, options, line_end, size))
+                crlf: bool = False, size: int = CHUNK) -> Generator[bytes, None, None]:
+    """The rows `COPY (stmt) TO STDOUT (options)` writes (each ending in "\n"; `crlf`:
+    CSV rows ending in CRLF, `_crlf`; binary: each row's one field as it is), in chunks
+    of whole rows of about `size` bytes, read on a connection of its own in a thread of
+    their own a chunk or two ahead (`streaming.read_ahead`). PostgreSQL only. Errors of
+    the query are raised at the first chunk; closing stops the COPY (psycopg cancels it)
+    and returns the connection."""
+    return read_ahead(lambda: _copied(engine, stmt, options, crlf, size))
 
 
 # ---------------------------------------------------------------- control characters
@@ -342,7 +357,7 @@ def csv_rows(engine: Engine, cells: Select[Any], kinds: Sequence[str]
     (`csv_select`, `ledger.ledger_cells_select`), as `csv.writer` writes them: written by
     COPY in chunks, a chunk holding a control character `_cleaned`. `kinds` as for
     `cells.csv_columns` (which columns are texts)."""
-    chunks = copy_chunks(engine, cells, CSV_OPTIONS, b"\r\n")
+    chunks = copy_chunks(engine, cells, CSV_OPTIONS, crlf=True)
     try:
         for chunk in chunks:
             yield _cleaned(chunk, kinds) if _suspect(chunk) else chunk
@@ -357,7 +372,7 @@ def ndjson_lines(engine: Engine, stmt: Select[Any], names: Sequence[str]
     rendered = ndjson_select(stmt, names)
     if rendered is None:
         return None
-    return copy_chunks(engine, rendered, LINE_OPTIONS, b"\n")
+    return copy_chunks(engine, rendered, LINE_OPTIONS)
 
 
 # ---------------------------------------------------------------- .xlsx rows in SQL
