@@ -199,6 +199,20 @@ def world(engine: Engine) -> World:
         return World(t1, t2, b1, b2, users)
 
 
+@pytest.fixture(autouse=True)
+def _today_of_the_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test module's `TODAY` (and `YEAR`), taken when the module was imported, taken
+    again as the test starts: a run that crosses midnight would otherwise build and check
+    its data with yesterday's date while the service counts from today's."""
+    from datetime import date
+
+    module = request.module
+    if isinstance(getattr(module, "TODAY", None), date):
+        monkeypatch.setattr(module, "TODAY", date.today())
+        if hasattr(module, "YEAR"):
+            monkeypatch.setattr(module, "YEAR", date.today().year)
+
+
 @pytest.fixture
 def county_time() -> Iterator[None]:
     """The county's clock (TIMEZONE=Asia/Shanghai) instead of the machine's, for tests of how
