@@ -108,27 +108,49 @@ def _numeric_ok(sql_type: Any) -> bool:
     return bool(sql_type.asdecimal) and sql_type.scale is not None and sql_type.scale <= 6
 
 
+# what a column's values are, for every rendering below (None: only Python renders them)
+INSTANT_COL, CODE_COL, BOOLEAN_COL, INTEGER_COL, DECIMAL_COL, DATE_COL, TEXT_COL = (
+    "instant", "code", "boolean", "integer", "decimal", "date", "text")
+
+
+def _kind_of(column: ColumnElement[Any]) -> str | None:
+    """What `column`'s values are: a UTC instant, an enum's code (when its stored codes
+    are the enum's values), a boolean, an integer, a decimal of a small fixed scale, a
+    date or a text; None for any other (JSON, floats), which only Python renders."""
+    sql_type = _type_of(column)
+    if isinstance(sql_type, UTCDateTime):
+        return INSTANT_COL
+    if isinstance(sql_type, SAEnum):
+        return CODE_COL if _code_column(column) is not None else None
+    if isinstance(sql_type, Boolean):
+        return BOOLEAN_COL
+    if isinstance(sql_type, Integer):
+        return INTEGER_COL
+    if isinstance(sql_type, Numeric):
+        return DECIMAL_COL if _numeric_ok(sql_type) else None
+    if isinstance(sql_type, Date):
+        return DATE_COL
+    if isinstance(sql_type, String):
+        return TEXT_COL
+    return None
+
+
 def csv_cell_sql(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
     """The CSV text `cells.csv_cell` writes for this column's values, as SQL (NULL for an
     empty cell), or None when only Python renders it (JSON, floats, unknown types).
     Texts are only formula-checked here; control characters are `_cleaned` in Python."""
-    sql_type = _type_of(column)
-    if isinstance(sql_type, UTCDateTime):
+    kind = _kind_of(column)
+    if kind == INSTANT_COL:
         return _instant(column)
-    if isinstance(sql_type, SAEnum):
+    if kind == CODE_COL:
         # a code is never like a formula, but a legacy row may hold any text there
-        code = _code_column(column)
-        return None if code is None else safe_text_sql(code)
-    if isinstance(sql_type, Boolean):
+        return safe_text_sql(type_coerce(column, String))
+    if kind == BOOLEAN_COL:
         return case((column.is_(True), literal_column("'true'")),
                     (column.is_(False), literal_column("'false'")))
-    if isinstance(sql_type, Integer):
+    if kind in (INTEGER_COL, DECIMAL_COL, DATE_COL):
         return column
-    if isinstance(sql_type, Numeric):
-        return column if _numeric_ok(sql_type) else None
-    if isinstance(sql_type, Date):
-        return column
-    if isinstance(sql_type, String):
+    if kind == TEXT_COL:
         return safe_text_sql(column)
     return None
 
@@ -149,45 +171,44 @@ def safe_text_sql(text: ColumnElement[Any]) -> ColumnElement[Any]:
                 else_=func.nullif(text, ""))
 
 
-def local_day_sql(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
-    """The county's date (`clock.local_day`) at a UTC `timestamp` column, in SQL: by the
-    zone's IANA name (PostgreSQL has the same database), or by its fixed offset (`local`
-    is the server's offset now, as `clock.zone` takes it); None for another kind of zone."""
+def _local_timestamp(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
+    """A UTC `timestamp` column as the county's wall-clock time (`clock.local`), in SQL:
+    by the zone's IANA name (PostgreSQL has the same database), or by its fixed offset
+    (`local` is the server's offset now, as `clock.zone` takes it); None for another kind
+    of zone."""
     zone = clock.zone()
     key = getattr(zone, "key", None)
     if key:
-        return cast(func.timezone(key, func.timezone("UTC", column)), Date)
+        return func.timezone(key, func.timezone("UTC", column))
     offset = zone.utcoffset(None)
     if offset is None:
         return None
-    return cast(column + func.make_interval(0, 0, 0, 0, 0, 0, offset.total_seconds()), Date)
+    return column + func.make_interval(0, 0, 0, 0, 0, 0, offset.total_seconds())
+
+
+def local_day_sql(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
+    """The county's date (`clock.local_day`) at a UTC `timestamp` column, in SQL; None
+    when the zone has no SQL form (`_local_timestamp`)."""
+    local = _local_timestamp(column)
+    return None if local is None else cast(local, Date)
 
 
 def json_value_sql(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
     """The JSON `exports.as_ndjson` writes for this column's values (`null` included), as
     SQL text, or None when only Python renders it."""
-    sql_type = _type_of(column)
-    quoted: ColumnElement[Any] | None = None
-    if isinstance(sql_type, UTCDateTime):
-        quoted = _instant(column)
-    elif isinstance(sql_type, SAEnum):
-        code = _code_column(column)
-        if code is None:
-            return None
-        quoted = code
-    elif isinstance(sql_type, Boolean):
+    kind = _kind_of(column)
+    quoted: ColumnElement[Any]
+    if kind == BOOLEAN_COL:
         return case((column.is_(True), literal_column("'true'")),
                     (column.is_(False), literal_column("'false'")), else_=literal_column("'null'"))
-    elif isinstance(sql_type, Integer):
+    if kind == INTEGER_COL:
         return func.coalesce(cast(column, Text), literal_column("'null'"))
-    elif isinstance(sql_type, Numeric):
-        if not _numeric_ok(sql_type):
-            return None
-        quoted = cast(column, Text)  # `_json_value`: a Decimal as its text, a JSON string
-    elif isinstance(sql_type, Date):
-        quoted = cast(column, Text)
-    elif isinstance(sql_type, String):
+    if kind == INSTANT_COL:
+        quoted = _instant(column)
+    elif kind in (CODE_COL, TEXT_COL):
         quoted = type_coerce(column, String)
+    elif kind in (DECIMAL_COL, DATE_COL):
+        quoted = cast(column, Text)  # `_json_value`: a Decimal as its text, a JSON string
     else:
         return None
     return func.coalesce(cast(func.to_json(quoted), Text), literal_column("'null'"))
@@ -290,9 +311,7 @@ def _crlf(chunk: bytes, rows: int) -> bytes:
     text holding a line break, quoted) read and written again by `csv`."""
     if chunk.count(b"\n") == rows:
         return chunk.replace(b"\n", b"\r\n")
-    out = io.StringIO()
-    csv.writer(out).writerows(csv.reader(io.StringIO(chunk.decode(), newline="")))
-    return out.getvalue().encode()
+    return _rewritten(chunk)
 
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"  # a binary COPY's first bytes
@@ -331,13 +350,22 @@ def _suspect(chunk: bytes) -> bool:
 def _cleaned(chunk: bytes, kinds: Sequence[str]) -> bytes:
     """CSV rows (CRLF-ended) rewritten with `safe_text` on the text columns (`kinds[i]`
     TEXT): the bytes `csv.writer` gives for the cleaned cells."""
-    out = io.StringIO()
-    writer = csv.writer(out)
     text_columns = [i for i, kind in enumerate(kinds) if kind == TEXT]
-    for row in csv.reader(io.StringIO(chunk.decode(), newline="")):
+
+    def clean(row: list[str]) -> list[str]:
         for i in text_columns:
             row[i] = safe_text(row[i])
-        writer.writerow(row)
+        return row
+
+    return _rewritten(chunk, clean)
+
+
+def _rewritten(chunk: bytes, change: Any = None) -> bytes:
+    """CSV rows read by `csv` and written again by `csv.writer` (CRLF-ended, its quoting),
+    each changed by `change(row)` first when given."""
+    rows = csv.reader(io.StringIO(chunk.decode(), newline=""))
+    out = io.StringIO()
+    csv.writer(out).writerows(rows if change is None else map(change, rows))
     return out.getvalue().encode()
 
 
@@ -385,29 +413,17 @@ NUMBER, BOOLEAN, DAY_CELL, INSTANT, RAW_TEXT, SAFE_TEXT = (
 _EXCEL_EPOCH = "DATE '1899-12-30'"  # day 0 of Excel's 1900 system, from 1 March 1900 on
 
 
+_XLSX_KINDS = {INSTANT_COL: INSTANT, CODE_COL: SAFE_TEXT, BOOLEAN_COL: BOOLEAN,
+               INTEGER_COL: NUMBER, DECIMAL_COL: NUMBER, DATE_COL: DAY_CELL,
+               TEXT_COL: RAW_TEXT}  # a code: never empty, never like a formula
+
+
 def xlsx_kinds(stmt: Select[Any]) -> list[str] | None:
     """The cell kind of each column of `stmt`, or None when one has no SQL rendering."""
-    kinds: list[str] = []
-    for column in stmt.selected_columns:
-        sql_type = _type_of(column)
-        if isinstance(sql_type, UTCDateTime):
-            kinds.append(INSTANT)
-        elif isinstance(sql_type, SAEnum):
-            if _code_column(column) is None:
-                return None
-            kinds.append(SAFE_TEXT)  # a code: never empty, never like a formula
-        elif isinstance(sql_type, Boolean):
-            kinds.append(BOOLEAN)
-        elif isinstance(sql_type, Integer) or (isinstance(sql_type, Numeric)
-                                               and _numeric_ok(sql_type)):
-            kinds.append(NUMBER)
-        elif isinstance(sql_type, Date):
-            kinds.append(DAY_CELL)
-        elif isinstance(sql_type, String):
-            kinds.append(RAW_TEXT)
-        else:
-            return None
-    return kinds
+    kinds = [_kind_of(column) for column in stmt.selected_columns]
+    if any(kind is None for kind in kinds):
+        return None
+    return [_XLSX_KINDS[kind] for kind in kinds if kind is not None]
 
 
 _EXCEL_ESCAPE = "(_x[0-9a-fA-F]{4}_)"  # how Excel writes a character in XML: `_xHHHH_`
@@ -430,15 +446,9 @@ def _local_serial(column: ColumnElement[Any]) -> ColumnElement[Any] | None:
     computed in XlsxWriter's order (`_datetime_to_excel_datetime`: days since 31 December
     1899, plus seconds and microseconds over 86,400, plus the day Excel gives 1900), so
     that it rounds as XlsxWriter's does."""
-    zone = clock.zone()
-    key = getattr(zone, "key", None)
-    if key:
-        local: Any = func.timezone(key, func.timezone("UTC", column))
-    else:
-        offset = zone.utcoffset(None)
-        if offset is None:
-            return None
-        local = column + func.make_interval(0, 0, 0, 0, 0, 0, offset.total_seconds())
+    local = _local_timestamp(column)
+    if local is None:
+        return None
     days = cast(local, Date) - literal_column("DATE '1899-12-31'")
     clock_seconds = func.extract("epoch", cast(local, Time))  # numeric: exact microseconds
     seconds = func.trunc(clock_seconds)
